@@ -1,0 +1,289 @@
+package restclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of a Client made by New.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultMaxResponseBytes = 8 << 20 // a page of 100 users is about 30 KiB
+	maxProblemBytes         = 64 << 10
+	userAgent               = "usersgraph"
+)
+
+// Doer sends one HTTP request. *http.Client is one; middleware such as
+// retries, caching or metrics wraps one.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Client calls Cognigy's user endpoints.
+type Client struct {
+	base     string // base URL without a trailing slash, e.g. https://host/new
+	doer     Doer
+	timeout  time.Duration
+	maxBytes int64
+	now      func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithDoer sends requests through d instead of the default HTTP client.
+func WithDoer(d Doer) Option { return func(c *Client) { c.doer = d } }
+
+// WithTimeout bounds each call, from sending the request to reading the last
+// byte of the body. Zero or less means no timeout of the client's own.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithMaxResponseBytes caps a response body; a larger one is a *DecodeError
+// wrapping ErrResponseTooLarge instead of an unbounded allocation. Zero or
+// less means no cap.
+func WithMaxResponseBytes(n int64) Option { return func(c *Client) { c.maxBytes = n } }
+
+// New returns a Client for the Cognigy API at baseURL, which includes the
+// "/new" prefix (for example "https://api-trial.cognigy.ai/new").
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("restclient: base URL must be an absolute http(s) URL")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("restclient: base URL must not carry a query, fragment or user info")
+	}
+	c := &Client{
+		base:     strings.TrimRight(u.String(), "/"),
+		timeout:  DefaultTimeout,
+		maxBytes: DefaultMaxResponseBytes,
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.maxBytes <= 0 || c.maxBytes == math.MaxInt64 {
+		c.maxBytes = math.MaxInt64 - 1 // no cap, and no overflow of the +1 below
+	}
+	if c.doer == nil {
+		c.doer = NewHTTPClient()
+	}
+	return c, nil
+}
+
+// NewHTTPClient returns the HTTP client a Client uses by default: pooled
+// keep-alive connections, and no redirects, since a redirect to another host
+// would carry the caller's X-API-Key there.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Response is the HTTP answer to a call, for callers that need its status
+// or headers.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// ErrInvalidOptions is returned, before anything is sent, for options that
+// the contract forbids together.
+var ErrInvalidOptions = errors.New("restclient: invalid options")
+
+// ListUsers calls GET /v2.0/users.
+func (c *Client) ListUsers(ctx context.Context, opts ListUsersOptions) (*UserPage, *Response, error) {
+	if opts.Next != "" && opts.Previous != "" {
+		return nil, nil, fmt.Errorf("%w: next and previous together", ErrInvalidOptions)
+	}
+	if opts.Skip != 0 && (opts.Next != "" || opts.Previous != "") {
+		return nil, nil, fmt.Errorf("%w: skip with a cursor", ErrInvalidOptions)
+	}
+	if opts.Limit < 0 || opts.Limit > 100 || opts.Skip < 0 {
+		return nil, nil, fmt.Errorf("%w: limit must be 1..100 and skip >= 0", ErrInvalidOptions)
+	}
+	q := make(url.Values, 6)
+	if opts.Filter != "" {
+		q.Set("filter", opts.Filter)
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.Skip > 0 {
+		q.Set("skip", strconv.Itoa(opts.Skip))
+	}
+	if len(opts.Sort) > 0 {
+		q.Set("sort", opts.Sort.String())
+	}
+	if opts.Next != "" {
+		q.Set("next", opts.Next)
+	}
+	if opts.Previous != "" {
+		q.Set("previous", opts.Previous)
+	}
+	var w wirePage
+	resp, err := c.get(ctx, c.base+"/v2.0/users?"+q.Encode(), &w)
+	if err != nil {
+		return nil, resp, err
+	}
+	page, err := w.page()
+	if err != nil {
+		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
+	}
+	return page, resp, nil
+}
+
+// GetUser calls GET /v2.0/users/{id}. An unknown id is an *ErrorResponse
+// with StatusCode 404.
+func (c *Client) GetUser(ctx context.Context, id string) (*User, *Response, error) {
+	if id == "" || id == "." || id == ".." {
+		// PathEscape keeps dots: these would name another resource.
+		return nil, nil, fmt.Errorf("%w: user id %q", ErrInvalidOptions, id)
+	}
+	var w wireUser
+	resp, err := c.get(ctx, c.base+"/v2.0/users/"+url.PathEscape(id), &w)
+	if err != nil {
+		return nil, resp, err
+	}
+	if w.ID == "" {
+		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: errors.New("user without _id")}
+	}
+	u := w.user()
+	return &u, resp, nil
+}
+
+// get sends a GET and decodes a 2xx JSON body into v.
+func (c *Client) get(ctx context.Context, u string, v any) (*Response, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("restclient: build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if cred, ok := CredentialFrom(ctx); ok {
+		cred.apply(req.Header)
+	}
+	httpResp, err := c.doer.Do(req)
+	if err != nil {
+		return nil, &TransportError{Err: withoutURL(err)}
+	}
+	defer httpResp.Body.Close()
+	resp := &Response{StatusCode: httpResp.StatusCode, Header: httpResp.Header}
+
+	if httpResp.StatusCode < 200 || httpResp.StatusCode > 299 {
+		// The problem body is a courtesy: read a bounded amount and ignore a
+		// failure to read it, the status alone is the error.
+		body, _ := io.ReadAll(io.LimitReader(httpResp.Body, maxProblemBytes))
+		return resp, newErrorResponse(httpResp.StatusCode, httpResp.Header, body, c.now())
+	}
+	if httpResp.ContentLength > c.maxBytes {
+		return resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+	}
+	body, err := io.ReadAll(io.LimitReader(httpResp.Body, c.maxBytes+1))
+	if err != nil {
+		return resp, &TransportError{Err: withoutURL(err)}
+	}
+	if int64(len(body)) > c.maxBytes {
+		return resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
+	}
+	return resp, nil
+}
+
+// withoutURL drops *url.Error's wrapping, whose message repeats the URL.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// wirePage and wireUser are the JSON shapes on the wire.
+type wirePage struct {
+	Items          *[]wireUser `json:"items"`
+	Total          *int        `json:"total"`
+	NextCursor     string      `json:"nextCursor"`
+	PreviousCursor string      `json:"previousCursor"`
+}
+
+type wireUser struct {
+	ID            string  `json:"_id"`
+	Email         string  `json:"id"`
+	Name          string  `json:"name"`
+	LastActive    float64 `json:"lastActive"`
+	CreatedAt     float64 `json:"createdAt"`
+	LastChanged   float64 `json:"lastChanged"`
+	CreatedBy     string  `json:"createdBy"`
+	LastChangedBy string  `json:"lastChangedBy"`
+}
+
+func (w *wirePage) page() (*UserPage, error) {
+	if w.Items == nil {
+		return nil, errors.New("no items array")
+	}
+	if w.Total == nil {
+		return nil, errors.New("no total")
+	}
+	items := make([]User, len(*w.Items))
+	for i := range *w.Items {
+		wu := &(*w.Items)[i]
+		if wu.ID == "" {
+			return nil, fmt.Errorf("item %d has no _id", i)
+		}
+		items[i] = wu.user()
+	}
+	return &UserPage{Items: items, Total: *w.Total, NextCursor: w.NextCursor, PreviousCursor: w.PreviousCursor}, nil
+}
+
+func (w *wireUser) user() User {
+	return User{
+		ID:            w.ID,
+		Email:         w.Email,
+		Name:          w.Name,
+		LastActive:    lastActiveTime(w.LastActive),
+		CreatedAt:     unixSeconds(w.CreatedAt),
+		LastChanged:   unixSeconds(w.LastChanged),
+		CreatedBy:     w.CreatedBy,
+		LastChangedBy: w.LastChangedBy,
+	}
+}
+
+// lastActiveTime reads lastActive, whose unit is undocumented: values above
+// 1e11 (year 5138 in seconds, 1973 in milliseconds) are milliseconds.
+func lastActiveTime(v float64) time.Time {
+	if v > 1e11 {
+		return time.UnixMilli(int64(v)).UTC()
+	}
+	return unixSeconds(v)
+}
+
+// unixSeconds maps Unix seconds to UTC time; 0 (or less) means "not set".
+func unixSeconds(v float64) time.Time {
+	if v <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(v), 0).UTC()
+}
