@@ -1,0 +1,64 @@
+package graph
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/usersgraph/usersgraph/graph/generated"
+	"github.com/usersgraph/usersgraph/graph/loaders"
+	"github.com/usersgraph/usersgraph/restclient"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// queryCacheSize is how many parsed and validated query documents are kept.
+const queryCacheSize = 1000
+
+// Config is what the GraphQL handler needs.
+type Config struct {
+	// Upstream is the Cognigy client (or middleware around one).
+	Upstream Upstream
+	// DefaultCredential is used for callers that send none; zero means
+	// such callers get UNAUTHENTICATED.
+	DefaultCredential restclient.Credential
+	// Lookup says how createdBy/lastChangedBy users are fetched.
+	Lookup loaders.Config
+	Logger *slog.Logger
+}
+
+// NewHandler returns the GraphQL endpoint: GET and POST, with the caller's
+// credential and a fresh set of loaders in every request's context.
+func NewHandler(cfg Config) http.Handler {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	up := requireCredential{next: cfg.Upstream}
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	srv.Use(extension.Introspection{})
+	srv.SetErrorPresenter(ErrorPresenter(logger))
+	srv.SetRecoverFunc(Recover(logger))
+	return withCredential(cfg.DefaultCredential, loaders.Middleware(up, cfg.Lookup, srv))
+}
+
+// withCredential puts the caller's credential, or the default one, in the
+// request's context, where the REST client picks it up.
+func withCredential(def restclient.Credential, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred, ok := restclient.CredentialFromHeader(r.Header)
+		if !ok {
+			cred = def
+		}
+		if !cred.IsZero() {
+			r = r.WithContext(restclient.WithCredential(r.Context(), cred))
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,273 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usersgraph/usersgraph/graph/loaders"
+	"github.com/usersgraph/usersgraph/restclient"
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
+)
+
+// creatorDataset is a first page of 100 users whose creators and changers
+// are k distinct ids: j of them on the page, the others off it, half of
+// those existing further down the list and half deleted.
+func creatorDataset(k, j int) (users []restclienttest.User, refs []string, deleted map[string]bool) {
+	deleted = map[string]bool{}
+	for i := range j {
+		refs = append(refs, restclienttest.NewID(i))
+	}
+	var extra []restclienttest.User
+	for i := range k - j {
+		if i%2 == 0 {
+			id := restclienttest.NewID(200 + i)
+			refs = append(refs, id)
+			extra = append(extra, restclienttest.User{ID: id, Name: "Off-page " + id, CreatedAt: 1600000000})
+		} else {
+			id := restclienttest.NewID(5000 + i)
+			refs = append(refs, id)
+			deleted[id] = true
+		}
+	}
+	for i := range 100 {
+		users = append(users, restclienttest.User{
+			ID:            restclienttest.NewID(i),
+			Name:          fmt.Sprintf("User %d", i),
+			CreatedAt:     1600000000,
+			CreatedBy:     refs[(2*i)%k],
+			LastChangedBy: refs[(2*i+1)%k],
+		})
+	}
+	return append(users, extra...), refs, deleted
+}
+
+const creatorsQuery = `{ users(first: 100) { nodes { id createdBy { id name } lastChangedBy { id } } } }`
+
+type creatorsPage struct {
+	Users struct {
+		Nodes []struct {
+			ID            string
+			CreatedBy     *struct{ ID, Name string }
+			LastChangedBy *struct{ ID string }
+		}
+	}
+}
+
+func TestCreatorsCostOneCallPerDistinctUserNotOnThePage(t *testing.T) {
+	cases := []struct{ k, j int }{{1, 1}, {10, 0}, {40, 15}, {150, 60}, {200, 100}}
+	for _, route := range []loaders.Route{loaders.RouteList, loaders.RouteByID} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("route %s, K=%d distinct, J=%d on the page: 1+%d calls", route, tc.k, tc.j, tc.k-tc.j), func(t *testing.T) {
+				users, _, deleted := creatorDataset(tc.k, tc.j)
+				e := setup(t, withUsers(users), withLookup(route))
+				var p creatorsPage
+				e.query(t, creatorsQuery, nil, apiKey).mustData(t, &p)
+
+				lists, gets := e.fake.Calls(restclienttest.RouteList), e.fake.Calls(restclienttest.RouteGet)
+				if route == loaders.RouteList && (lists != 1+tc.k-tc.j || gets != 0) {
+					t.Fatalf("%d list + %d get calls, want %d list calls", lists, gets, 1+tc.k-tc.j)
+				}
+				if route == loaders.RouteByID && (lists != 1 || gets != tc.k-tc.j) {
+					t.Fatalf("%d list + %d get calls, want 1 list and %d get calls", lists, gets, tc.k-tc.j)
+				}
+				if len(p.Users.Nodes) != 100 {
+					t.Fatalf("%d nodes", len(p.Users.Nodes))
+				}
+				for i, n := range p.Users.Nodes {
+					want := users[i]
+					checkRef(t, n.ID+".createdBy", want.CreatedBy, deleted, n.CreatedBy == nil, func() string { return n.CreatedBy.ID })
+					checkRef(t, n.ID+".lastChangedBy", want.LastChangedBy, deleted, n.LastChangedBy == nil, func() string { return n.LastChangedBy.ID })
+				}
+			})
+		}
+	}
+}
+
+func checkRef(t *testing.T, what, want string, deleted map[string]bool, isNull bool, got func() string) {
+	t.Helper()
+	switch {
+	case deleted[want] && !isNull:
+		t.Fatalf("%s: a deleted user resolved to %s, want null", what, got())
+	case !deleted[want] && isNull:
+		t.Fatalf("%s: null, want %s", what, want)
+	case !deleted[want] && got() != want:
+		t.Fatalf("%s: got %s, want %s", what, got(), want)
+	}
+}
+
+func TestOneUserIsLookedUpOncePerRequest(t *testing.T) {
+	users, refs, _ := creatorDataset(10, 0)
+	e := setup(t, withUsers(users))
+	off := refs[0] // an existing user that is not on the first page
+	var v struct {
+		A, B  *struct{ ID string }
+		Users struct {
+			Nodes []struct{ CreatedBy *struct{ ID string } }
+		}
+	}
+	e.query(t, `query($id: ID!) { a: user(id: $id) { id } b: user(id: $id) { id } users(first: 1) { nodes { createdBy { id } } } }`,
+		map[string]any{"id": off}, apiKey).mustData(t, &v)
+	if v.A == nil || v.B == nil || v.A.ID != off || v.Users.Nodes[0].CreatedBy.ID != off {
+		t.Fatalf("got %+v", v)
+	}
+	if n := e.fake.Calls(restclienttest.RouteList); n != 2 {
+		t.Fatalf("%d list calls, want 2 (the page and one lookup)", n)
+	}
+}
+
+func TestUserByID(t *testing.T) {
+	users, refs, _ := creatorDataset(10, 0)
+	e := setup(t, withUsers(users))
+	t.Run("an existing user is found", func(t *testing.T) {
+		var v struct{ User *struct{ ID, Name string } }
+		e.query(t, `query($id: ID!) { user(id: $id) { id name } }`, map[string]any{"id": refs[0]}, apiKey).mustData(t, &v)
+		if v.User == nil || v.User.ID != refs[0] || v.User.Name != "Off-page "+refs[0] {
+			t.Fatalf("got %+v", v.User)
+		}
+	})
+	t.Run("an unknown user is null without an error", func(t *testing.T) {
+		var v struct{ User *struct{ ID string } }
+		e.query(t, `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": restclienttest.NewID(99999)}, apiKey).mustData(t, &v)
+		if v.User != nil {
+			t.Fatalf("got %+v", v.User)
+		}
+	})
+}
+
+// failLookup fails the list lookup of one id, as an upstream error would.
+type failLookup struct {
+	next *restclient.Client
+	id   string
+}
+
+func (f failLookup) ListUsers(ctx context.Context, o restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error) {
+	if o.Filter == f.id {
+		return nil, nil, &restclient.ErrorResponse{StatusCode: 503, TraceID: "api--lookup"}
+	}
+	return f.next.ListUsers(ctx, o)
+}
+
+func (f failLookup) GetUser(ctx context.Context, id string) (*restclient.User, *restclient.Response, error) {
+	return f.next.GetUser(ctx, id)
+}
+
+func TestAFailedLookupFailsOnlyItsField(t *testing.T) {
+	users, refs, _ := creatorDataset(10, 0)
+	t.Run("list route", func(t *testing.T) {
+		fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fake.Close()
+		c, err := restclient.New(fake.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := setup(t, withUpstream(failLookup{next: c, id: refs[0]}))
+		assertOnlyFieldsOf(t, e.query(t, creatorsQuery, nil, apiKey), users, refs[0], "UPSTREAM_UNAVAILABLE")
+	})
+	t.Run("by-id route", func(t *testing.T) {
+		e := setup(t, withUsers(users), withLookup(loaders.RouteByID))
+		e.fake.InjectFault(restclienttest.RouteGet, restclienttest.Fault{Status: 500, Times: 1})
+		r := e.query(t, creatorsQuery, nil, apiKey)
+		if len(r.Errors) == 0 {
+			t.Fatalf("no error: %s", short(r.Raw))
+		}
+		// Which lookup met the fault is up to the scheduler; the first
+		// error's path says which user it was.
+		path := r.Errors[0].Path
+		if len(path) != 4 {
+			t.Fatalf("error at %v", path)
+		}
+		i := int(path[2].(float64))
+		failed := users[i].CreatedBy
+		if path[3] == "lastChangedBy" {
+			failed = users[i].LastChangedBy
+		}
+		assertOnlyFieldsOf(t, r, users, failed, "UPSTREAM_ERROR")
+	})
+}
+
+// assertOnlyFieldsOf checks that exactly the fields referring to failedID
+// are null with an error of code at their path, and all else resolved.
+func assertOnlyFieldsOf(t *testing.T, r response, users []restclienttest.User, failedID, code string) {
+	t.Helper()
+	var p creatorsPage
+	if err := jsonUnmarshal(r.Data, &p); err != nil {
+		t.Fatalf("data: %v\n%s", err, short(r.Raw))
+	}
+	wantPaths := map[string]bool{}
+	for i, n := range p.Users.Nodes {
+		for _, f := range []struct {
+			name   string
+			ref    string
+			isNull bool
+		}{{"createdBy", users[i].CreatedBy, n.CreatedBy == nil}, {"lastChangedBy", users[i].LastChangedBy, n.LastChangedBy == nil}} {
+			if f.ref == failedID {
+				wantPaths[fmt.Sprintf("users.nodes.%d.%s", i, f.name)] = true
+				if !f.isNull {
+					t.Fatalf("node %d %s resolved despite the failure", i, f.name)
+				}
+			}
+		}
+	}
+	if len(wantPaths) == 0 || len(r.Errors) != len(wantPaths) {
+		t.Fatalf("%d errors for %d failed fields: %s", len(r.Errors), len(wantPaths), short(r.Raw))
+	}
+	for _, e := range r.Errors {
+		if !wantPaths[pathString(e.Path)] || e.code() != code {
+			t.Fatalf("error %q at %s with code %s; want code %s at one of %v", e.Message, pathString(e.Path), e.code(), code, wantPaths)
+		}
+	}
+}
+
+// concurrencyProbe counts the lookups in flight at once.
+type concurrencyProbe struct {
+	next *restclient.Client
+	mu   sync.Mutex
+	cur  int
+	peak int
+}
+
+func (c *concurrencyProbe) ListUsers(ctx context.Context, o restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error) {
+	if o.Filter != "" {
+		c.mu.Lock()
+		c.cur++
+		c.peak = max(c.peak, c.cur)
+		c.mu.Unlock()
+		defer func() { c.mu.Lock(); c.cur--; c.mu.Unlock() }()
+	}
+	return c.next.ListUsers(ctx, o)
+}
+
+func (c *concurrencyProbe) GetUser(ctx context.Context, id string) (*restclient.User, *restclient.Response, error) {
+	return nil, nil, errors.New("not used")
+}
+
+func TestLookupsRunConcurrentlyWithinTheBound(t *testing.T) {
+	users, _, _ := creatorDataset(60, 0)
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users), restclienttest.WithLatency(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c, err := restclient.New(fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := &concurrencyProbe{next: c}
+	e := setup(t, withUpstream(probe), withConcurrency(5))
+	var p creatorsPage
+	e.query(t, creatorsQuery, nil, apiKey).mustData(t, &p)
+	if probe.peak < 2 || probe.peak > 5 {
+		t.Fatalf("peak of %d lookups at once, want 2..5", probe.peak)
+	}
+	if !strings.HasPrefix(p.Users.Nodes[0].ID, restclienttest.NewID(0)[:4]) {
+		t.Fatalf("unexpected first node %s", p.Users.Nodes[0].ID)
+	}
+}

@@ -1,0 +1,66 @@
+// Package graph answers the GraphQL schema by calling Cognigy's REST API
+// through the small Upstream interface. Generated code lives in
+// graph/generated; this package owns the resolvers and the HTTP handler.
+package graph
+
+//go:generate go run -C .. github.com/99designs/gqlgen generate
+
+import (
+	"context"
+
+	"github.com/usersgraph/usersgraph/graph/generated"
+	"github.com/usersgraph/usersgraph/graph/loaders"
+	"github.com/usersgraph/usersgraph/graph/model"
+	"github.com/usersgraph/usersgraph/restclient"
+)
+
+// Upstream is what the resolvers need of Cognigy; *restclient.Client
+// implements it, and so does any middleware around one.
+type Upstream interface {
+	ListUsers(ctx context.Context, opts restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error)
+	GetUser(ctx context.Context, id string) (*restclient.User, *restclient.Response, error)
+}
+
+// Resolver is the root resolver; it holds the dependencies of all others.
+type Resolver struct {
+	upstream Upstream
+}
+
+// The resolvers satisfy the generated interfaces; checked at compile time.
+var (
+	_ generated.ResolverRoot  = (*Resolver)(nil)
+	_ generated.QueryResolver = (*queryResolver)(nil)
+	_ generated.UserResolver  = (*userResolver)(nil)
+)
+
+// loadUser loads one user through the request's loader; "" is no user.
+func (r *Resolver) loadUser(ctx context.Context, id string) (*model.User, error) {
+	if id == "" {
+		return nil, nil
+	}
+	return loaders.From(ctx).UserByID.Load(ctx, id)()
+}
+
+// prime hands the users a request fetched to its loader, so that a
+// createdBy or lastChangedBy pointing at one of them costs no call.
+func (r *Resolver) prime(ctx context.Context, users []*model.User) {
+	loaders.From(ctx).Prime(ctx, users)
+}
+
+// requireCredential refuses, before any call, an upstream request that
+// would carry no credential: the answer is known, so the call is not made.
+type requireCredential struct{ next Upstream }
+
+func (u requireCredential) ListUsers(ctx context.Context, opts restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error) {
+	if _, ok := restclient.CredentialFrom(ctx); !ok {
+		return nil, nil, errNoCredential
+	}
+	return u.next.ListUsers(ctx, opts)
+}
+
+func (u requireCredential) GetUser(ctx context.Context, id string) (*restclient.User, *restclient.Response, error) {
+	if _, ok := restclient.CredentialFrom(ctx); !ok {
+		return nil, nil, errNoCredential
+	}
+	return u.next.GetUser(ctx, id)
+}
