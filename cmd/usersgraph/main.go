@@ -1,0 +1,107 @@
+// Command usersgraph serves a GraphQL API over Cognigy.AI's user directory.
+// With no configuration it runs in demo mode, on an embedded fake of
+// Cognigy with a few hundred users, so the playground works at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// shutdownGrace is how long in-flight requests may finish after a signal.
+const shutdownGrace = 15 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run starts the server and blocks until ctx ends; it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if errors.Is(err, errUsage) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "usersgraph: invalid configuration: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg, stdout)
+
+	a, err := newApp(cfg, logger)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return 1
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		logger.Error("cannot listen", "addr", cfg.ListenAddr, "err", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	playground := playgroundURL(ln.Addr())
+	if a.demo != nil {
+		logger.Info("demo mode: COGNIGY_API_URL is not set, so an embedded Cognigy fake with demo users answers; no API key is needed",
+			"users", demoUsers, "playground", playground)
+	} else {
+		logger.Info("serving", "upstream", redactURL(cfg.APIURL), "playground", playground)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		logger.Error("server stopped", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Error("shutdown incomplete", "err", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// playgroundURL is the address a person on this machine opens.
+func playgroundURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}

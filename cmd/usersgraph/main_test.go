@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestInvalidConfigurationNamesTheSetting(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"a relative API URL", nil, map[string]string{"COGNIGY_API_URL": "cognigy.example/new"}, "COGNIGY_API_URL"},
+		{"an API URL with a key in its query", []string{"-api-url", "https://h.example/new?api_key=s3cret"}, nil, "COGNIGY_API_URL"},
+		{"a listen address without a port", nil, map[string]string{"LISTEN_ADDR": "localhost"}, "LISTEN_ADDR"},
+		{"a timeout without a unit", nil, map[string]string{"UPSTREAM_TIMEOUT": "10"}, "UPSTREAM_TIMEOUT"},
+		{"a negative timeout flag", []string{"-upstream-timeout", "-1s"}, nil, "UPSTREAM_TIMEOUT"},
+		{"an unknown lookup route", nil, map[string]string{"USER_LOOKUP": "graph"}, "USER_LOOKUP"},
+		{"a lookup concurrency of zero", nil, map[string]string{"LOOKUP_CONCURRENCY": "0"}, "LOOKUP_CONCURRENCY"},
+		{"an unknown log format", nil, map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"an unknown log level", nil, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"no CORS origin", nil, map[string]string{"CORS_ALLOWED_ORIGINS": " , "}, "CORS_ALLOWED_ORIGINS"},
+		{"an unknown flag", []string{"-verbose"}, nil, "verbose"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" exits 2 naming "+tc.want, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), tc.args, env(tc.env), &stdout, &stderr)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, tc.want) {
+				t.Fatalf("last stderr line %q does not name %s", last, tc.want)
+			}
+			if strings.Contains(stderr.String(), "s3cret") {
+				t.Fatal("the error repeats a secret")
+			}
+		})
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	cfg, err := loadConfig([]string{"-listen", "127.0.0.1:9999", "-user-lookup", "byid"},
+		env(map[string]string{"LISTEN_ADDR": ":1", "USER_LOOKUP": "list", "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ListenAddr != "127.0.0.1:9999" || cfg.Lookup != "byid" || len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[1] != "https://b.example" {
+		t.Fatalf("got %+v", cfg)
+	}
+	if cfg.UpstreamTimeout != 10*time.Second || cfg.APIURL != "" {
+		t.Fatalf("defaults not applied: %+v", cfg)
+	}
+}
+
+func TestUsageDoesNotPrintTheKey(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(t.Context(), []string{"-h"}, env(map[string]string{"COGNIGY_API_KEY": "s3cret-key"}), io.Discard, &stderr)
+	if code != 0 || !strings.Contains(stderr.String(), "COGNIGY_API_URL") || strings.Contains(stderr.String(), "s3cret-key") {
+		t.Fatalf("exit %d, usage:\n%s", code, stderr.String())
+	}
+}
+
+// demoApp is the server as `go run ./cmd/usersgraph` assembles it.
+func demoApp(t *testing.T) *httptest.Server {
+	t.Helper()
+	cfg, err := loadConfig(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestDemoModeAnswersWithoutConfigurationOrKey(t *testing.T) {
+	srv := demoApp(t)
+	body := `{"query":"{ users(first: 5) { totalCount edges { node { name createdBy { name } } } } }"}`
+	resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Data struct {
+			Users struct {
+				TotalCount int
+				Edges      []struct {
+					Node struct {
+						Name      string
+						CreatedBy *struct{ Name string }
+					}
+				}
+			}
+		}
+		Errors []any
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Errors) > 0 || got.Data.Users.TotalCount != demoUsers || len(got.Data.Users.Edges) != 5 {
+		t.Fatalf("got %+v", got)
+	}
+	withCreator := 0
+	for _, e := range got.Data.Users.Edges {
+		if e.Node.Name == "" {
+			t.Fatalf("a demo user without a name: %+v", e)
+		}
+		if e.Node.CreatedBy != nil && e.Node.CreatedBy.Name != "" {
+			withCreator++
+		}
+	}
+	if withCreator == 0 {
+		t.Fatal("no demo user on the first page has a creator")
+	}
+}
+
+func TestServerRoutes(t *testing.T) {
+	srv := demoApp(t)
+	cases := []struct {
+		name, method, path string
+		header             map[string]string
+		status             int
+		contains           string
+	}{
+		{"the playground is at /", "GET", "/", nil, 200, "graphiql"},
+		{"health is at /healthz", "GET", "/healthz", nil, 200, "ok"},
+		{"unknown paths are 404", "GET", "/nope", nil, 404, ""},
+		{"GraphQL answers GET", "GET", "/graphql?query=%7B__typename%7D", nil, 200, `"__typename":"Query"`},
+		{"a CORS preflight is allowed for the API key header", "OPTIONS", "/graphql",
+			map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-api-key"}, 204, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, srv.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(strings.ToLower(string(b)), strings.ToLower(tc.contains)) {
+				t.Fatalf("status %d, body %.300s", resp.StatusCode, b)
+			}
+			if tc.method == "OPTIONS" && resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+				t.Fatalf("preflight headers %v", resp.Header)
+			}
+		})
+	}
+}
+
+// lockedBuffer collects the server's log lines while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestRunServesUntilCancelledThenDrains(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, nil, env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}), &logs, io.Discard)
+	}()
+
+	// The start-up line carries the playground URL; poll for it, bounded.
+	re := regexp.MustCompile(`"playground":"(http://127\.0\.0\.1:\d+/)"`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("run exited early with %d: %s", code, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if base == "" {
+		t.Fatalf("no playground URL logged: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "demo mode") {
+		t.Fatalf("demo mode is not announced: %s", logs.String())
+	}
+	resp, err := http.Get(base + "healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancellation")
+	}
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		if !json.Valid(sc.Bytes()) {
+			t.Fatalf("a log line is not JSON: %s", sc.Text())
+		}
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop logged: %s", logs.String())
+	}
+}
