@@ -14,8 +14,12 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// queryCacheSize is how many parsed and validated query documents are kept.
-const queryCacheSize = 1000
+// Cache sizes: parsed and validated documents, and automatic persisted
+// queries (hash → query text; each entry is bounded by the body limit).
+const (
+	queryCacheSize = 1000
+	apqCacheSize   = 1000
+)
 
 // Config is what the GraphQL handler needs.
 type Config struct {
@@ -43,6 +47,7 @@ func NewHandler(cfg Config) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(Recover(logger))
 	return withCredential(cfg.DefaultCredential, loaders.Middleware(up, cfg.Lookup, srv))

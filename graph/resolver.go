@@ -28,9 +28,10 @@ type Resolver struct {
 
 // The resolvers satisfy the generated interfaces; checked at compile time.
 var (
-	_ generated.ResolverRoot  = (*Resolver)(nil)
-	_ generated.QueryResolver = (*queryResolver)(nil)
-	_ generated.UserResolver  = (*userResolver)(nil)
+	_ generated.ResolverRoot   = (*Resolver)(nil)
+	_ generated.QueryResolver  = (*queryResolver)(nil)
+	_ generated.UserResolver   = (*userResolver)(nil)
+	_ generated.EntityResolver = (*entityResolver)(nil)
 )
 
 // loadUser loads one user through the request's loader; "" is no user.
@@ -39,6 +40,22 @@ func (r *Resolver) loadUser(ctx context.Context, id string) (*model.User, error)
 		return nil, nil
 	}
 	return loaders.From(ctx).UserByID.Load(ctx, id)()
+}
+
+// maxNodes bounds Query.nodes, like a page.
+const maxNodes = 100
+
+// loadUsers loads users by id through the request's loader, in order, with
+// nil for ids that match no user. errs is nil when no lookup failed, else it
+// holds each id's error (nil where that id succeeded).
+func (r *Resolver) loadUsers(ctx context.Context, ids []string) (users []*model.User, errs []error) {
+	users, all := loaders.From(ctx).UserByID.LoadMany(ctx, ids)()
+	for _, err := range all {
+		if err != nil {
+			return users, all
+		}
+	}
+	return users, nil
 }
 
 // prime hands the users a request fetched to its loader, so that a

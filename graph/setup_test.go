@@ -114,7 +114,13 @@ var apiKey = header{restclient.HeaderAPIKey, testKey}
 // query POSTs a GraphQL request and decodes the answer.
 func (e *env) query(t *testing.T, q string, vars map[string]any, headers ...header) response {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": q, "variables": vars})
+	return e.post(t, map[string]any{"query": q, "variables": vars}, headers...)
+}
+
+// post POSTs any JSON body.
+func (e *env) post(t *testing.T, payload map[string]any, headers ...header) response {
+	t.Helper()
+	body, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,4 +224,13 @@ func short(s string) string {
 		return s[:600] + "…"
 	}
 	return s
+}
+
+func newClient(t *testing.T, base string) *restclient.Client {
+	t.Helper()
+	c, err := restclient.New(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

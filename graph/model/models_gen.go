@@ -9,9 +9,20 @@ import (
 	"strconv"
 )
 
+// An object with a globally unique `id` that `node` and `nodes` can refetch.
+type Node interface {
+	IsNode()
+	// Globally unique id. For a `User`, Cognigy's `_id`.
+	GetID() string
+}
+
 // The root of every read. Users come from the Cognigy.AI user directory; each
 // query is answered with as few upstream calls as it allows.
 type Query struct {
+}
+
+type UserByIDsInput struct {
+	ID string `json:"ID"`
 }
 
 // One sort rule for `users`.

@@ -28,3 +28,12 @@ func Users(items []restclient.User) []*User {
 	}
 	return out
 }
+
+// IsNode marks User as a Relay Node.
+func (*User) IsNode() {}
+
+// GetID is the Node's id.
+func (u *User) GetID() string { return u.ID }
+
+// IsEntity marks User as a federation entity.
+func (*User) IsEntity() {}

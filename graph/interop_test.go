@@ -1,0 +1,177 @@
+package graph_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
+)
+
+func TestNodesLookEachDistinctIdUpOnce(t *testing.T) {
+	users, refs, deleted := creatorDataset(30, 0)
+	e := setup(t, withUsers(users))
+	var existing, unknown []string
+	for _, id := range refs {
+		if deleted[id] {
+			unknown = append(unknown, id)
+		} else {
+			existing = append(existing, id)
+		}
+	}
+	existing, unknown = existing[:10], unknown[:5]
+	ids := make([]string, 50)
+	for i := range ids {
+		if i%4 == 3 {
+			ids[i] = unknown[i%len(unknown)]
+		} else {
+			ids[i] = existing[i%len(existing)]
+		}
+	}
+	var v struct{ Nodes []*struct{ ID, Name string } }
+	e.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on User { name } } }`, map[string]any{"ids": ids}, apiKey).mustData(t, &v)
+	if len(v.Nodes) != len(ids) {
+		t.Fatalf("%d nodes for %d ids", len(v.Nodes), len(ids))
+	}
+	for i, n := range v.Nodes {
+		switch {
+		case deleted[ids[i]] && n != nil:
+			t.Fatalf("nodes[%d]: unknown id %s resolved", i, ids[i])
+		case !deleted[ids[i]] && (n == nil || n.ID != ids[i] || n.Name != "Off-page "+ids[i]):
+			t.Fatalf("nodes[%d] = %+v, want %s", i, n, ids[i])
+		}
+	}
+	if got, want := e.fake.TotalCalls(), len(existing)+len(unknown); got != want {
+		t.Fatalf("%d upstream calls, want one per distinct id (%d)", got, want)
+	}
+}
+
+func TestNodeResolvesUsersAndNullOtherwise(t *testing.T) {
+	users, refs, deleted := creatorDataset(4, 0)
+	e := setup(t, withUsers(users))
+	cases := []struct {
+		name, id, want string
+	}{
+		{"an existing user", refs[0], refs[0]},
+		{"an id that matches nothing", refs[1], ""},
+		{"an id of the wrong shape, without a call", "not-an-id", ""},
+	}
+	if !deleted[refs[1]] {
+		t.Fatal("dataset changed: refs[1] should be deleted")
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.fake.ResetCounts()
+			var v struct{ Node *struct{ ID string } }
+			e.query(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": tc.id}, apiKey).mustData(t, &v)
+			if (tc.want == "") != (v.Node == nil) || (v.Node != nil && v.Node.ID != tc.want) {
+				t.Fatalf("got %+v, want %q", v.Node, tc.want)
+			}
+			if tc.id == "not-an-id" && e.fake.TotalCalls() != 0 {
+				t.Fatal("a malformed id reached the upstream")
+			}
+		})
+	}
+	t.Run("more than 100 ids is BAD_USER_INPUT", func(t *testing.T) {
+		ids := make([]string, 101)
+		for i := range ids {
+			ids[i] = restclienttest.NewID(i)
+		}
+		err := e.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids}, apiKey).onlyError(t)
+		if err.code() != "BAD_USER_INPUT" {
+			t.Fatalf("code %s", err.code())
+		}
+	})
+}
+
+const entitiesQuery = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name createdBy { id } } } }`
+
+func TestEntitiesResolveInOneBatchInOrder(t *testing.T) {
+	users, refs, deleted := creatorDataset(12, 0)
+	e := setup(t, withUsers(users))
+	var reps []map[string]any
+	distinct := map[string]bool{}
+	for i := range 40 {
+		id := refs[i%len(refs)]
+		distinct[id] = true
+		reps = append(reps, map[string]any{"__typename": "User", "id": id})
+	}
+	var v struct {
+		Entities []*struct{ ID, Name string } `json:"_entities"`
+	}
+	e.query(t, entitiesQuery, map[string]any{"r": reps}, apiKey).mustData(t, &v)
+	for i, ent := range v.Entities {
+		id := reps[i]["id"].(string)
+		if deleted[id] != (ent == nil) || (ent != nil && ent.ID != id) {
+			t.Fatalf("_entities[%d] = %+v for %s (deleted: %v)", i, ent, id, deleted[id])
+		}
+	}
+	if got := e.fake.TotalCalls(); got != len(distinct) {
+		t.Fatalf("%d upstream calls for %d distinct ids", got, len(distinct))
+	}
+}
+
+func TestAFailedEntityFailsOnlyItsIndex(t *testing.T) {
+	users, refs, _ := creatorDataset(4, 0)
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c := newClient(t, fake.URL)
+	e := setup(t, withUpstream(failLookup{next: c, id: refs[2]}))
+	reps := []map[string]any{{"__typename": "User", "id": refs[0]}, {"__typename": "User", "id": refs[2]}}
+	r := e.query(t, entitiesQuery, map[string]any{"r": reps}, apiKey)
+	err1 := r.onlyError(t)
+	if pathString(err1.Path) != "_entities.1" || err1.code() != "UPSTREAM_UNAVAILABLE" {
+		t.Fatalf("error %q at %v code %s", err1.Message, err1.Path, err1.code())
+	}
+	if !strings.Contains(string(r.Data), refs[0]) {
+		t.Fatalf("the good entity is missing: %s", r.Data)
+	}
+}
+
+func TestServiceSDLDeclaresTheUserEntity(t *testing.T) {
+	e := setup(t)
+	var v struct {
+		Service struct{ SDL string } `json:"_service"`
+	}
+	e.query(t, `{ _service { sdl } }`, nil).mustData(t, &v)
+	for _, want := range []string{`@link(url: "https://specs.apollo.dev/federation/v2.3"`, `type User implements Node @key(fields: "id")`, "interface Node"} {
+		if !strings.Contains(v.Service.SDL, want) {
+			t.Fatalf("SDL lacks %q", want)
+		}
+	}
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	e := setup(t)
+	q := `{ users(first: 1) { totalCount } }`
+	sum := sha256.Sum256([]byte(q))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+	send := func(withQuery bool) response {
+		body := map[string]any{"extensions": ext}
+		if withQuery {
+			body["query"] = q
+		}
+		return e.post(t, body, apiKey)
+	}
+	if err := send(false).onlyError(t); err.Message != "PersistedQueryNotFound" {
+		t.Fatalf("an unknown hash: %q", err.Message)
+	}
+	var v struct{ Users struct{ TotalCount int } }
+	send(true).mustData(t, &v)
+	v.Users.TotalCount = 0
+	send(false).mustData(t, &v)
+	if v.Users.TotalCount != 300 {
+		t.Fatalf("the stored query answered %+v", v)
+	}
+	t.Run("a hash that does not match its query is refused", func(t *testing.T) {
+		ext = map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": fmt.Sprintf("%064d", 0)}}
+		if r := send(true); len(r.Errors) != 1 {
+			t.Fatalf("got %s", short(r.Raw))
+		}
+	})
+}
