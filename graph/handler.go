@@ -30,21 +30,27 @@ type Config struct {
 	DefaultCredential restclient.Credential
 	// Lookup says how createdBy/lastChangedBy users are fetched.
 	Lookup loaders.Config
-	Logger *slog.Logger
+	// MaxBodyBytes bounds a POST body (413 beyond); 0 = DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
 }
 
-// NewHandler returns the GraphQL endpoint: GET and POST, with the caller's
-// credential and a fresh set of loaders in every request's context.
+// NewHandler returns the GraphQL endpoint: GraphQL over HTTP (GET and POST),
+// with the caller's credential and a fresh set of loaders in every
+// request's context.
 func NewHandler(cfg Config) http.Handler {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
 	up := requireCredential{next: cfg.Upstream}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(overHTTP{maxBodyBytes: maxBody})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)})

@@ -1,0 +1,243 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+)
+
+// Media types of GraphQL over HTTP.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// DefaultMaxBodyBytes bounds a POST body; a query for this schema is a few
+// kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+// overHTTP serves GraphQL over HTTP as the GraphQL Foundation's
+// specification asks: GET for queries only (405 otherwise), POST with
+// application/json (415 otherwise), Accept negotiation between
+// application/graphql-response+json and application/json (406 when
+// neither is acceptable), 400 for malformed requests, and, for
+// application/graphql-response+json, 4xx when the document fails to parse,
+// validate or coerce its variables. Request errors never carry a data entry
+// and never echo the request body.
+type overHTTP struct {
+	maxBodyBytes int64
+}
+
+var _ graphql.Transport = overHTTP{}
+
+// Supports claims every request but CORS preflights and upgrades, so that
+// unsupported methods get a proper 405 instead of a generic error.
+func (overHTTP) Supports(r *http.Request) bool {
+	return r.Method != http.MethodOptions && r.Header.Get("Upgrade") == ""
+}
+
+func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	media, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		writeRequestError(w, mediaJSON, http.StatusNotAcceptable, "Accept must allow application/graphql-response+json or application/json")
+		return
+	}
+	params := &graphql.RawParams{Headers: r.Header}
+	params.ReadTime.Start = graphql.Now()
+	var status int
+	var err error
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		status, err = readGET(r, params)
+	case http.MethodPost:
+		status, err = t.readPOST(w, r, params)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		status, err = http.StatusMethodNotAllowed, errors.New("GraphQL is served over GET and POST")
+	}
+	if err != nil {
+		writeRequestError(w, media, status, err.Error())
+		return
+	}
+	params.ReadTime.End = graphql.Now()
+
+	if r.Method != http.MethodPost && isMutation(params.Query, params.OperationName) {
+		w.Header().Set("Allow", "POST")
+		writeRequestError(w, media, http.StatusMethodNotAllowed, "mutations are not allowed over GET; use POST")
+		return
+	}
+
+	ctx := r.Context()
+	rc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		status := http.StatusOK
+		if media == mediaGraphQLResponse && !persistedQueryMiss(errs) {
+			status = http.StatusBadRequest
+		}
+		writeResponse(w, media, status, &graphql.Response{Errors: resp.Errors, Extensions: resp.Extensions})
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	writeResponse(w, media, http.StatusOK, responses(ctx))
+}
+
+// negotiate picks the response media type from Accept: the acceptable type
+// with the highest weight, graphql-response+json on a tie; a missing Accept
+// (and */*) means application/json, which every client understands.
+func negotiate(accept string) (string, bool) {
+	if strings.TrimSpace(accept) == "" {
+		return mediaJSON, true
+	}
+	best, bestQ := "", 0.0
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(v, 64); err != nil {
+				continue
+			}
+		}
+		var candidate string
+		switch mt {
+		case mediaGraphQLResponse:
+			candidate = mediaGraphQLResponse
+		case mediaJSON, "application/*", "*/*":
+			candidate = mediaJSON
+		default:
+			continue
+		}
+		if q > bestQ || (q == bestQ && q > 0 && candidate == mediaGraphQLResponse) {
+			best, bestQ = candidate, q
+		}
+	}
+	return best, bestQ > 0
+}
+
+func readGET(r *http.Request, p *graphql.RawParams) (int, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return http.StatusBadRequest, errors.New("the query string is malformed")
+	}
+	p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
+	if v := q.Get("variables"); v != "" {
+		if err := decodeJSON(strings.NewReader(v), &p.Variables); err != nil {
+			return http.StatusBadRequest, errors.New("variables must be a JSON object")
+		}
+	}
+	if v := q.Get("extensions"); v != "" {
+		if err := decodeJSON(strings.NewReader(v), &p.Extensions); err != nil {
+			return http.StatusBadRequest, errors.New("extensions must be a JSON object")
+		}
+	}
+	return checkParams(p)
+}
+
+func (t overHTTP) readPOST(w http.ResponseWriter, r *http.Request, p *graphql.RawParams) (int, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != mediaJSON {
+		return http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return http.StatusUnsupportedMediaType, errors.New("the body must be UTF-8")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, errors.New("the body is larger than " + strconv.FormatInt(t.maxBodyBytes, 10) + " bytes")
+	case err != nil:
+		return http.StatusBadRequest, errors.New("the body could not be read")
+	}
+	var raw map[string]json.RawMessage
+	if err := decodeJSON(bytes.NewReader(body), &raw); err != nil || raw == nil {
+		return http.StatusBadRequest, errors.New("the body must be a JSON object")
+	}
+	if err := decodeJSON(bytes.NewReader(body), p); err != nil {
+		return http.StatusBadRequest, errors.New("query and operationName must be strings, variables and extensions objects")
+	}
+	return checkParams(p)
+}
+
+// checkParams refuses a request without a document, unless it names a
+// persisted query.
+func checkParams(p *graphql.RawParams) (int, error) {
+	if p.Query == "" && p.Extensions["persistedQuery"] == nil {
+		return http.StatusBadRequest, errors.New("the request has no query")
+	}
+	return 0, nil
+}
+
+func decodeJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+// isMutation reports whether the operation a GET would run is a mutation.
+// A document that does not parse is left to the executor's own error.
+func isMutation(query, operationName string) bool {
+	if !strings.Contains(query, "mutation") {
+		return false
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: query})
+	if err != nil {
+		return false
+	}
+	if op := doc.Operations.ForName(operationName); op != nil {
+		return op.Operation == ast.Mutation
+	}
+	return false
+}
+
+// persistedQueryMiss reports the APQ handshake's "send the full query"
+// answer, which clients expect with status 200.
+func persistedQueryMiss(errs gqlerror.List) bool {
+	for _, e := range errs {
+		if c, _ := e.Extensions["code"].(string); c != "PERSISTED_QUERY_NOT_FOUND" && c != "PERSISTED_QUERY_NOT_SUPPORTED" {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
+func writeRequestError(w http.ResponseWriter, media string, status int, msg string) {
+	writeResponse(w, media, status, &graphql.Response{Errors: gqlerror.List{{
+		Message:    msg,
+		Extensions: map[string]any{"code": "BAD_REQUEST"},
+	}}})
+}
+
+func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+	b, err := json.Marshal(struct {
+		Errors     gqlerror.List   `json:"errors,omitempty"`
+		Data       json.RawMessage `json:"data,omitempty"`
+		Extensions map[string]any  `json:"extensions,omitempty"`
+	}{resp.Errors, resp.Data, resp.Extensions})
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"errors":[{"message":"internal server error"}]}`)
+	}
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

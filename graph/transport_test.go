@@ -1,0 +1,97 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestGraphQLOverHTTP(t *testing.T) {
+	e := setup(t, withDefaultKey(testKey))
+	const gqlResp = "application/graphql-response+json"
+	big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
+	cases := []struct {
+		name        string
+		method      string
+		query       string // GET query string
+		contentType string
+		accept      string
+		body        string
+		status      int
+		wantType    string
+		wantData    bool   // the body has a data entry
+		wantIn      string // the body contains this
+		notIn       string // and not this
+	}{
+		{name: "a POST query answers 200 with data", method: "POST", contentType: "application/json", body: `{"query":"{ __typename }"}`, status: 200, wantType: "application/json", wantData: true},
+		{name: "graphql-response+json is chosen when accepted", method: "POST", contentType: "application/json", accept: gqlResp + ", application/json;q=0.9", body: `{"query":"{ __typename }"}`, status: 200, wantType: gqlResp, wantData: true},
+		{name: "a weight decides between the two types", method: "POST", contentType: "application/json", accept: gqlResp + ";q=0.5, application/json", body: `{"query":"{ __typename }"}`, status: 200, wantType: "application/json", wantData: true},
+		{name: "an unacceptable Accept is 406", method: "POST", contentType: "application/json", accept: "text/html", body: `{"query":"{ __typename }"}`, status: 406, wantType: "application/json"},
+		{name: "a parse error is 200 without data for application/json", method: "POST", contentType: "application/json", accept: "application/json", body: `{"query":"{"}`, status: 200, wantType: "application/json", wantIn: "GRAPHQL_PARSE_FAILED"},
+		{name: "a parse error is 400 without data for graphql-response+json", method: "POST", contentType: "application/json", accept: gqlResp, body: `{"query":"{"}`, status: 400, wantType: gqlResp, wantIn: "GRAPHQL_PARSE_FAILED"},
+		{name: "a validation error is 400 for graphql-response+json", method: "POST", contentType: "application/json", accept: gqlResp, body: `{"query":"{ nope }"}`, status: 400, wantType: gqlResp, wantIn: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "a variable coercion error is 400 for graphql-response+json", method: "POST", contentType: "application/json", accept: gqlResp, body: `{"query":"query($n: Int) { users(first: $n) { totalCount } }","variables":{"n":"many"}}`, status: 400, wantType: gqlResp},
+		{name: "a huge integer is a clear argument error, not a 500", method: "POST", contentType: "application/json", body: `{"query":"query($n: Int) { users(first: $n) { totalCount } }","variables":{"n":99999999999}}`, status: 200, wantType: "application/json", wantData: true, wantIn: "between 0 and 100"},
+		{name: "a resolver error is still 200 with data", method: "POST", contentType: "application/json", accept: gqlResp, body: `{"query":"{ users(first: 101) { totalCount } }"}`, status: 200, wantType: gqlResp, wantData: true, wantIn: "BAD_USER_INPUT"},
+		{name: "malformed JSON is 400 and not echoed", method: "POST", contentType: "application/json", body: `{"query": "{ __typename }" SECRET-ECHO`, status: 400, wantType: "application/json", notIn: "SECRET-ECHO"},
+		{name: "a JSON array body is 400", method: "POST", contentType: "application/json", body: `[{"query":"{ __typename }"}]`, status: 400, wantType: "application/json"},
+		{name: "variables that are not an object are 400", method: "POST", contentType: "application/json", body: `{"query":"{ __typename }","variables":[1]}`, status: 400, wantType: "application/json"},
+		{name: "a body without a query is 400", method: "POST", contentType: "application/json", body: `{"qeury":"{ __typename }"}`, status: 400, wantType: "application/json"},
+		{name: "another content type is 415", method: "POST", contentType: "text/plain", body: `{"query":"{ __typename }"}`, status: 415, wantType: "application/json"},
+		{name: "no content type is 415", method: "POST", body: `{"query":"{ __typename }"}`, status: 415, wantType: "application/json"},
+		{name: "a body over the limit is 413", method: "POST", contentType: "application/json", body: big, status: 413, wantType: "application/json"},
+		{name: "a GET query answers 200", method: "GET", query: "query=" + url.QueryEscape("{ __typename }"), status: 200, wantType: "application/json", wantData: true},
+		{name: "a GET mutation is 405", method: "GET", query: "query=" + url.QueryEscape("mutation { x }"), status: 405, wantType: "application/json"},
+		{name: "GET variables that are not JSON are 400", method: "GET", query: "query=" + url.QueryEscape("{ __typename }") + "&variables=%7B", status: 400, wantType: "application/json"},
+		{name: "PUT is 405", method: "PUT", contentType: "application/json", body: `{"query":"{ __typename }"}`, status: 405, wantType: "application/json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := e.srv.URL
+			if tc.query != "" {
+				u += "?" + tc.query
+			}
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, u, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.wantType) {
+				t.Fatalf("status %d type %q, want %d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.wantType, short(string(b)))
+			}
+			var body map[string]json.RawMessage
+			if err := json.Unmarshal(b, &body); err != nil {
+				t.Fatalf("not JSON: %s", short(string(b)))
+			}
+			if _, has := body["data"]; has != tc.wantData {
+				t.Fatalf("data entry present=%v, want %v: %s", has, tc.wantData, short(string(b)))
+			}
+			if !tc.wantData && len(body["errors"]) == 0 {
+				t.Fatalf("no errors: %s", short(string(b)))
+			}
+			if tc.wantIn != "" && !strings.Contains(string(b), tc.wantIn) {
+				t.Fatalf("body lacks %q: %s", tc.wantIn, short(string(b)))
+			}
+			if tc.notIn != "" && strings.Contains(string(b), tc.notIn) {
+				t.Fatalf("body repeats %q", tc.notIn)
+			}
+			if resp.StatusCode == 405 && resp.Header.Get("Allow") == "" {
+				t.Fatal("405 without Allow")
+			}
+		})
+	}
+}
