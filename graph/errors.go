@@ -82,6 +82,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		arg *pagination.ArgumentError
 		er  *restclient.ErrorResponse
 		de  *restclient.DecodeError
+		le  *restclient.LimitError
 		te  *restclient.TransportError
 	)
 	switch {
@@ -95,6 +96,11 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeUnauthenticated, "a credential is required: send X-API-Key, Authorization: Bearer or x-cxone-authorization", nil
 	case errors.As(err, &er):
 		return classifyStatus(er)
+	case errors.As(err, &le):
+		return CodeRateLimited, "too many requests to Cognigy right now; retry later",
+			map[string]any{"retryAfter": int(math.Ceil(le.RetryAfter.Seconds()))}
+	case errors.Is(err, restclient.ErrCircuitOpen):
+		return CodeUpstreamUnavailable, "Cognigy is failing; calls to it are paused for a moment", nil
 	case errors.As(err, &de):
 		if errors.Is(de, restclient.ErrResponseTooLarge) {
 			return CodeUpstreamError, "Cognigy sent a response larger than allowed", nil

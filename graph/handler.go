@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -32,7 +34,16 @@ type Config struct {
 	Lookup loaders.Config
 	// MaxBodyBytes bounds a POST body (413 beyond); 0 = DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// MaxComplexity and MaxDepth bound an operation before it runs;
+	// 0 = the defaults, negative = no limit.
+	MaxComplexity int
+	MaxDepth      int
+	// DisableIntrospection refuses __schema and __type queries.
+	DisableIntrospection bool
+	// RequestTimeout bounds a whole GraphQL request, upstream calls and
+	// retries included; 0 = no deadline of its own.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // NewHandler returns the GraphQL endpoint: GraphQL over HTTP (GET and POST),
@@ -48,15 +59,43 @@ func NewHandler(cfg Config) http.Handler {
 		maxBody = DefaultMaxBodyBytes
 	}
 	up := requireCredential{next: cfg.Upstream}
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}, Complexity: complexity()}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{maxBodyBytes: maxBody})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
-	srv.Use(extension.Introspection{})
+	if !cfg.DisableIntrospection {
+		srv.Use(extension.Introspection{})
+	}
+	if n := orDefault(cfg.MaxComplexity, DefaultMaxComplexity); n > 0 {
+		srv.Use(extension.FixedComplexityLimit(n))
+	}
+	if n := orDefault(cfg.MaxDepth, DefaultMaxDepth); n > 0 {
+		srv.Use(depthLimit{max: n})
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(Recover(logger))
-	return withCredential(cfg.DefaultCredential, loaders.Middleware(up, cfg.Lookup, srv))
+	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential, loaders.Middleware(up, cfg.Lookup, srv)))
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// withDeadline gives every request an overall deadline, which the upstream
+// client's retries and waits respect.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // withCredential puts the caller's credential, or the default one, in the

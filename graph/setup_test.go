@@ -34,6 +34,8 @@ type setupOptions struct {
 	timeout     time.Duration
 	upstream    graph.Upstream // replaces the REST client when set
 	concurrency int
+	clientOpts  []restclient.Option
+	config      func(*graph.Config)
 }
 
 type option func(*setupOptions)
@@ -49,6 +51,10 @@ func withDefaultKey(k string) option       { return func(o *setupOptions) { o.de
 func withTimeout(d time.Duration) option   { return func(o *setupOptions) { o.timeout = d } }
 func withUpstream(u graph.Upstream) option { return func(o *setupOptions) { o.upstream = u } }
 func withConcurrency(n int) option         { return func(o *setupOptions) { o.concurrency = n } }
+func withClient(opts ...restclient.Option) option {
+	return func(o *setupOptions) { o.clientOpts = append(o.clientOpts, opts...) }
+}
+func withConfig(f func(*graph.Config)) option { return func(o *setupOptions) { o.config = f } }
 
 // setup starts a fake whose only key is testKey and a facade over it.
 func setup(t *testing.T, opts ...option) *env {
@@ -68,19 +74,23 @@ func setup(t *testing.T, opts ...option) *env {
 		// hidden by the transport's silent replay on a fresh one.
 		hc := restclient.NewHTTPClient()
 		hc.Transport.(*http.Transport).DisableKeepAlives = true
-		c, err := restclient.New(fake.URL, restclient.WithTimeout(o.timeout), restclient.WithDoer(hc))
+		c, err := restclient.New(fake.URL, append([]restclient.Option{restclient.WithTimeout(o.timeout), restclient.WithDoer(hc)}, o.clientOpts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		up = c
 	}
 	logs := &syncBuffer{}
-	h := graph.NewHandler(graph.Config{
+	cfg := graph.Config{
 		Upstream:          up,
 		DefaultCredential: restclient.NewCredential(restclient.APIKey, o.defaultKey),
 		Lookup:            loaders.Config{Route: o.lookup, Concurrency: o.concurrency},
 		Logger:            slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	h := graph.NewHandler(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{fake: fake, srv: srv, logs: logs}

@@ -97,14 +97,16 @@ func (r *Resolver) listUsers(ctx context.Context, q usersQuery, args pagination.
 	if err != nil {
 		return nil, err
 	}
+	// The page may be shared with other requests (cache, coalescing): never
+	// modify it; reverse the fresh slice of pointers instead.
+	users := model.Users(page.Items)
 	if plan.Reverse {
-		slices.Reverse(page.Items)
+		slices.Reverse(users)
 	}
 	w := plan.Place(q.key, pagination.Fetched{
-		Items: len(page.Items), Total: page.Total,
+		Items: len(users), Total: page.Total,
 		NextCursor: page.NextCursor, PreviousCursor: page.PreviousCursor,
 	})
-	users := model.Users(page.Items)
 	r.prime(ctx, users)
 	return model.NewUserConnection(w, users[w.From:w.To]), nil
 }

@@ -2,6 +2,7 @@ package restclient
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of a Client made by New.
@@ -32,9 +38,19 @@ type Doer interface {
 type Client struct {
 	base     string // base URL without a trailing slash, e.g. https://host/new
 	doer     Doer
-	timeout  time.Duration
+	timeout  time.Duration // per attempt
 	maxBytes int64
 	now      func() time.Time
+
+	retry   RetryPolicy
+	breaker *gobreaker.CircuitBreaker[any]
+	slots   chan struct{} // nil: no concurrency bound
+	limiter *rate.Limiter // nil: no rate limit
+	cache   *expirable.LRU[string, result]
+	keyHMAC []byte // keys credential hashes; random per Client
+
+	flightsMu sync.Mutex
+	flights   map[string]*flight // identical requests in flight
 }
 
 // Option configures a Client.
@@ -43,8 +59,8 @@ type Option func(*Client)
 // WithDoer sends requests through d instead of the default HTTP client.
 func WithDoer(d Doer) Option { return func(c *Client) { c.doer = d } }
 
-// WithTimeout bounds each call, from sending the request to reading the last
-// byte of the body. Zero or less means no timeout of the client's own.
+// WithTimeout bounds each attempt, from sending the request to reading the
+// last byte of the body. Zero or less means no timeout of the client's own.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // WithMaxResponseBytes caps a response body; a larger one is a *DecodeError
@@ -67,6 +83,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		timeout:  DefaultTimeout,
 		maxBytes: DefaultMaxResponseBytes,
 		now:      time.Now,
+		retry:    RetryPolicy{MaxAttempts: 1},
+		keyHMAC:  make([]byte, 32),
+		flights:  make(map[string]*flight),
+	}
+	if _, err := rand.Read(c.keyHMAC); err != nil {
+		return nil, fmt.Errorf("restclient: random key: %w", err)
 	}
 	for _, o := range opts {
 		o(c)
@@ -136,16 +158,13 @@ func (c *Client) ListUsers(ctx context.Context, opts ListUsersOptions) (*UserPag
 	if opts.Previous != "" {
 		q.Set("previous", opts.Previous)
 	}
-	var w wirePage
-	resp, err := c.get(ctx, c.base+"/v2.0/users?"+q.Encode(), &w)
-	if err != nil {
-		return nil, resp, err
-	}
-	page, err := w.page()
-	if err != nil {
-		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
-	}
-	return page, resp, nil
+	return fetch(ctx, c, c.base+"/v2.0/users?"+q.Encode(), func(body []byte) (*UserPage, error) {
+		var w wirePage
+		if err := json.Unmarshal(body, &w); err != nil {
+			return nil, err
+		}
+		return w.page()
+	})
 }
 
 // GetUser calls GET /v2.0/users/{id}. An unknown id is an *ErrorResponse
@@ -155,28 +174,25 @@ func (c *Client) GetUser(ctx context.Context, id string) (*User, *Response, erro
 		// PathEscape keeps dots: these would name another resource.
 		return nil, nil, fmt.Errorf("%w: user id %q", ErrInvalidOptions, id)
 	}
-	var w wireUser
-	resp, err := c.get(ctx, c.base+"/v2.0/users/"+url.PathEscape(id), &w)
-	if err != nil {
-		return nil, resp, err
-	}
-	if w.ID == "" {
-		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: errors.New("user without _id")}
-	}
-	u := w.user()
-	return &u, resp, nil
+	return fetch(ctx, c, c.base+"/v2.0/users/"+url.PathEscape(id), func(body []byte) (*User, error) {
+		var w wireUser
+		if err := json.Unmarshal(body, &w); err != nil {
+			return nil, err
+		}
+		if w.ID == "" {
+			return nil, errors.New("user without _id")
+		}
+		u := w.user()
+		return &u, nil
+	})
 }
 
-// get sends a GET and decodes a 2xx JSON body into v.
-func (c *Client) get(ctx context.Context, u string, v any) (*Response, error) {
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+// once sends one GET and decodes a 2xx body with decode; the caller
+// bounds it with the attempt's timeout.
+func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, error)) (any, *Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("restclient: build request: %w", err)
+		return nil, nil, fmt.Errorf("restclient: build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -185,7 +201,7 @@ func (c *Client) get(ctx context.Context, u string, v any) (*Response, error) {
 	}
 	httpResp, err := c.doer.Do(req)
 	if err != nil {
-		return nil, &TransportError{Err: withoutURL(err)}
+		return nil, nil, &TransportError{Err: withoutURL(err)}
 	}
 	defer httpResp.Body.Close()
 	resp := &Response{StatusCode: httpResp.StatusCode, Header: httpResp.Header}
@@ -194,22 +210,23 @@ func (c *Client) get(ctx context.Context, u string, v any) (*Response, error) {
 		// The problem body is a courtesy: read a bounded amount and ignore a
 		// failure to read it, the status alone is the error.
 		body, _ := io.ReadAll(io.LimitReader(httpResp.Body, maxProblemBytes))
-		return resp, newErrorResponse(httpResp.StatusCode, httpResp.Header, body, c.now())
+		return nil, resp, newErrorResponse(httpResp.StatusCode, httpResp.Header, body, c.now())
 	}
 	if httpResp.ContentLength > c.maxBytes {
-		return resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
 	body, err := io.ReadAll(io.LimitReader(httpResp.Body, c.maxBytes+1))
 	if err != nil {
-		return resp, &TransportError{Err: withoutURL(err)}
+		return nil, resp, &TransportError{Err: withoutURL(err)}
 	}
 	if int64(len(body)) > c.maxBytes {
-		return resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
+	v, err := decode(body)
+	if err != nil {
+		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
 	}
-	return resp, nil
+	return v, resp, nil
 }
 
 // withoutURL drops *url.Error's wrapping, whose message repeats the URL.

@@ -22,7 +22,20 @@ type config struct {
 	APIKey            string
 	ListenAddr        string
 	CORSOrigins       []string
-	UpstreamTimeout   time.Duration
+	UpstreamTimeout   time.Duration // per attempt
+	RequestTimeout    time.Duration // per GraphQL request
+	UpstreamAttempts  int
+	BreakerFailures   int
+	BreakerCooldown   time.Duration
+	UpstreamMaxConc   int
+	UpstreamRate      float64 // requests per second; 0 = off
+	UpstreamBurst     int
+	CacheTTL          time.Duration // 0 = off
+	CacheMaxEntries   int
+	MaxBodyBytes      int64
+	MaxComplexity     int
+	MaxDepth          int
+	Introspection     bool
 	Lookup            loaders.Route
 	LookupConcurrency int
 	LogFormat         string
@@ -41,7 +54,20 @@ var settings = []setting{
 	{env: "COGNIGY_API_KEY", flag: "api-key", usage: "API key used for callers that send no credential (prefer the variable: flags show in process lists)", secret: true},
 	{env: "LISTEN_ADDR", flag: "listen", def: ":8080", usage: "address to listen on"},
 	{env: "CORS_ALLOWED_ORIGINS", flag: "cors-allowed-origins", def: "*", usage: "comma-separated origins allowed by CORS, or *"},
-	{env: "UPSTREAM_TIMEOUT", flag: "upstream-timeout", def: "10s", usage: "timeout of each upstream call"},
+	{env: "UPSTREAM_TIMEOUT", flag: "upstream-timeout", def: "5s", usage: "timeout of each upstream attempt, body included"},
+	{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "15s", usage: "deadline of a whole GraphQL request, retries included"},
+	{env: "UPSTREAM_ATTEMPTS", flag: "upstream-attempts", def: "3", usage: "attempts per upstream GET (1 = no retry); retried: connection failures, timeouts, 408, 429, 502, 503, 504"},
+	{env: "BREAKER_FAILURES", flag: "breaker-failures", def: "5", usage: "consecutive upstream failures that open the circuit breaker (0 = no breaker)"},
+	{env: "BREAKER_COOLDOWN", flag: "breaker-cooldown", def: "10s", usage: "how long an open breaker fails fast before it probes again"},
+	{env: "UPSTREAM_MAX_CONCURRENCY", flag: "upstream-max-concurrency", def: "64", usage: "upstream requests in flight at once, for the whole server"},
+	{env: "UPSTREAM_RATE_LIMIT", flag: "upstream-rate-limit", def: "0", usage: "upstream requests per second, averaged (0 = no limit; 3.3 is Cognigy SaaS's 1,000 per 5 minutes)"},
+	{env: "UPSTREAM_RATE_BURST", flag: "upstream-rate-burst", def: "20", usage: "burst above UPSTREAM_RATE_LIMIT"},
+	{env: "CACHE_TTL", flag: "cache-ttl", def: "5s", usage: "how long upstream answers are reused, per credential (0 = no cache)"},
+	{env: "CACHE_MAX_ENTRIES", flag: "cache-max-entries", def: "10000", usage: "upstream answers kept at most"},
+	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest POST body accepted (413 beyond)"},
+	{env: "MAX_COMPLEXITY", flag: "max-complexity", def: "5000", usage: "largest operation complexity; a list field counts once per item it can return (0 = no limit)"},
+	{env: "MAX_DEPTH", flag: "max-depth", def: "12", usage: "deepest field nesting, introspection not counted (0 = no limit)"},
+	{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "answer __schema and __type queries: true or false"},
 	{env: "USER_LOOKUP", flag: "user-lookup", def: "list", usage: "how createdBy/lastChangedBy users are fetched: list (GET /v2.0/users?filter=<id>) or byid (GET /v2.0/users/{id})"},
 	{env: "LOOKUP_CONCURRENCY", flag: "lookup-concurrency", def: strconv.Itoa(loaders.DefaultConcurrency), usage: "upstream lookups of one request that may run at once"},
 	{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json"},
@@ -101,22 +127,56 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if len(c.CORSOrigins) == 0 {
 		return c, errors.New("CORS_ALLOWED_ORIGINS must list at least one origin, or *")
 	}
-	d, err := time.ParseDuration(get("UPSTREAM_TIMEOUT"))
-	if err != nil || d <= 0 {
-		return c, fmt.Errorf("UPSTREAM_TIMEOUT must be a positive duration such as 10s, got %q", get("UPSTREAM_TIMEOUT"))
+	var errs []error
+	duration := func(env string, allowZero bool) time.Duration {
+		d, err := time.ParseDuration(get(env))
+		if err != nil || d < 0 || (d == 0 && !allowZero) {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 5s, got %q", env, get(env)))
+		}
+		return d
 	}
-	c.UpstreamTimeout = d
+	integer := func(env string, lo, hi int64) int64 {
+		n, err := strconv.ParseInt(get(env), 10, 64)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s must be an integer from %d to %d, got %q", env, lo, hi, get(env)))
+		}
+		return n
+	}
+	c.UpstreamTimeout = duration("UPSTREAM_TIMEOUT", false)
+	c.RequestTimeout = duration("REQUEST_TIMEOUT", false)
+	c.UpstreamAttempts = int(integer("UPSTREAM_ATTEMPTS", 1, 10))
+	c.BreakerFailures = int(integer("BREAKER_FAILURES", 0, 1000))
+	c.BreakerCooldown = duration("BREAKER_COOLDOWN", false)
+	c.UpstreamMaxConc = int(integer("UPSTREAM_MAX_CONCURRENCY", 1, 10000))
+	c.UpstreamBurst = int(integer("UPSTREAM_RATE_BURST", 1, 100000))
+	c.CacheTTL = duration("CACHE_TTL", true)
+	c.CacheMaxEntries = int(integer("CACHE_MAX_ENTRIES", 1, 10_000_000))
+	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 1024, 1<<30)
+	c.MaxComplexity = int(integer("MAX_COMPLEXITY", 0, 1<<30))
+	c.MaxDepth = int(integer("MAX_DEPTH", 0, 1000))
+	if r, err := strconv.ParseFloat(get("UPSTREAM_RATE_LIMIT"), 64); err != nil || r < 0 || r > 1e6 {
+		errs = append(errs, fmt.Errorf("UPSTREAM_RATE_LIMIT must be a number of requests per second, 0 for none, got %q", get("UPSTREAM_RATE_LIMIT")))
+	} else {
+		c.UpstreamRate = r
+	}
+	if b, err := strconv.ParseBool(get("INTROSPECTION")); err != nil {
+		errs = append(errs, fmt.Errorf("INTROSPECTION must be true or false, got %q", get("INTROSPECTION")))
+	} else {
+		c.Introspection = b
+	}
+	if len(errs) > 0 {
+		return c, errs[0]
+	}
 	switch r := loaders.Route(strings.ToLower(get("USER_LOOKUP"))); r {
 	case loaders.RouteList, loaders.RouteByID:
 		c.Lookup = r
 	default:
 		return c, fmt.Errorf("USER_LOOKUP must be list or byid, got %q", get("USER_LOOKUP"))
 	}
-	n, err := strconv.Atoi(get("LOOKUP_CONCURRENCY"))
-	if err != nil || n < 1 || n > 1000 {
-		return c, fmt.Errorf("LOOKUP_CONCURRENCY must be an integer from 1 to 1000, got %q", get("LOOKUP_CONCURRENCY"))
+	c.LookupConcurrency = int(integer("LOOKUP_CONCURRENCY", 1, 1000))
+	if len(errs) > 0 {
+		return c, errs[0]
 	}
-	c.LookupConcurrency = n
 	switch c.LogFormat = strings.ToLower(get("LOG_FORMAT")); c.LogFormat {
 	case "text", "json":
 	default:

@@ -38,6 +38,12 @@ func TestInvalidConfigurationNamesTheSetting(t *testing.T) {
 		{"an unknown log level", nil, map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"no CORS origin", nil, map[string]string{"CORS_ALLOWED_ORIGINS": " , "}, "CORS_ALLOWED_ORIGINS"},
 		{"an unknown flag", []string{"-verbose"}, nil, "verbose"},
+		{"zero attempts", nil, map[string]string{"UPSTREAM_ATTEMPTS": "0"}, "UPSTREAM_ATTEMPTS"},
+		{"a negative cache TTL", nil, map[string]string{"CACHE_TTL": "-1s"}, "CACHE_TTL"},
+		{"a rate limit that is not a number", nil, map[string]string{"UPSTREAM_RATE_LIMIT": "fast"}, "UPSTREAM_RATE_LIMIT"},
+		{"introspection that is not a boolean", []string{"-introspection=maybe"}, nil, "INTROSPECTION"},
+		{"a tiny body limit", nil, map[string]string{"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"},
+		{"a request timeout of zero", nil, map[string]string{"REQUEST_TIMEOUT": "0s"}, "REQUEST_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" exits 2 naming "+tc.want, func(t *testing.T) {
@@ -67,7 +73,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	if cfg.ListenAddr != "127.0.0.1:9999" || cfg.Lookup != "byid" || len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[1] != "https://b.example" {
 		t.Fatalf("got %+v", cfg)
 	}
-	if cfg.UpstreamTimeout != 10*time.Second || cfg.APIURL != "" {
+	if cfg.UpstreamTimeout != 5*time.Second || cfg.RequestTimeout != 15*time.Second || cfg.CacheTTL != 5*time.Second || !cfg.Introspection || cfg.APIURL != "" {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 }

@@ -50,16 +50,28 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.demo, apiURL = demo, demo.URL
 		def = restclient.NewCredential(restclient.APIKey, demoKey)
 	}
-	client, err := restclient.New(apiURL, restclient.WithTimeout(cfg.UpstreamTimeout))
+	client, err := restclient.New(apiURL,
+		restclient.WithTimeout(cfg.UpstreamTimeout),
+		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: cfg.UpstreamAttempts, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}),
+		restclient.WithCircuitBreaker(cfg.BreakerFailures, cfg.BreakerCooldown),
+		restclient.WithConcurrencyLimit(cfg.UpstreamMaxConc),
+		restclient.WithRateLimit(cfg.UpstreamRate, cfg.UpstreamBurst),
+		restclient.WithCache(cfg.CacheTTL, cfg.CacheMaxEntries),
+	)
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("COGNIGY_API_URL: %w", err)
 	}
 	gql := graph.NewHandler(graph.Config{
-		Upstream:          client,
-		DefaultCredential: def,
-		Lookup:            loaders.Config{Route: cfg.Lookup, Concurrency: cfg.LookupConcurrency},
-		Logger:            logger,
+		Upstream:             client,
+		DefaultCredential:    def,
+		Lookup:               loaders.Config{Route: cfg.Lookup, Concurrency: cfg.LookupConcurrency},
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		MaxComplexity:        negativeIfZero(cfg.MaxComplexity),
+		MaxDepth:             negativeIfZero(cfg.MaxDepth),
+		DisableIntrospection: !cfg.Introspection,
+		RequestTimeout:       cfg.RequestTimeout,
+		Logger:               logger,
 	})
 
 	var pgOpts []playground.GraphiqlConfigOption
@@ -110,3 +122,12 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// negativeIfZero maps the settings' "0 = no limit" onto graph.Config's
+// "0 = default, negative = no limit".
+func negativeIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
