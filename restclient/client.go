@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
@@ -42,12 +42,13 @@ type Client struct {
 	maxBytes int64
 	now      func() time.Time
 
-	retry   RetryPolicy
-	breaker *gobreaker.CircuitBreaker[any]
-	slots   chan struct{} // nil: no concurrency bound
-	limiter *rate.Limiter // nil: no rate limit
-	cache   *expirable.LRU[string, result]
-	keyHMAC []byte // keys credential hashes; random per Client
+	retry    RetryPolicy
+	breaker  *gobreaker.CircuitBreaker[any]
+	slots    chan struct{} // nil: no concurrency bound
+	limiter  *rate.Limiter // nil: no rate limit
+	cache    *lru.Cache[string, cacheEntry]
+	cacheTTL time.Duration
+	keyHMAC  []byte // keys credential hashes; random per Client
 
 	flightsMu sync.Mutex
 	flights   map[string]*flight // identical requests in flight

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
@@ -100,10 +100,11 @@ func WithRateLimit(perSecond float64, burst int) Option {
 // them. A ttl of 0 turns the cache off.
 func WithCache(ttl time.Duration, maxEntries int) Option {
 	return func(c *Client) {
+		c.cache, c.cacheTTL = nil, ttl
 		if ttl > 0 && maxEntries > 0 {
-			c.cache = expirable.NewLRU[string, result](maxEntries, nil, ttl)
-		} else {
-			c.cache = nil
+			// A plain LRU with expiry checked on read: the expirable LRU
+			// of golang-lru v2 starts a goroutine that never ends.
+			c.cache, _ = lru.New[string, cacheEntry](maxEntries)
 		}
 	}
 }
@@ -120,6 +121,12 @@ type LimitError struct {
 
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("cognigy: client-side limit reached; retry in %s", e.RetryAfter.Round(time.Millisecond))
+}
+
+// cacheEntry is a cached result and when it stops being served.
+type cacheEntry struct {
+	r       result
+	expires time.Time
 }
 
 // result is one call's outcome, as cached and shared between callers.
@@ -143,14 +150,17 @@ func fetch[T any](ctx context.Context, c *Client, u string, decode func([]byte) 
 func (c *Client) call(ctx context.Context, u string, decode func([]byte) (any, error)) result {
 	key := c.requestKey(ctx, u)
 	if c.cache != nil {
-		if r, ok := c.cache.Get(key); ok {
-			return r
+		if e, ok := c.cache.Get(key); ok {
+			if c.now().Before(e.expires) {
+				return e.r
+			}
+			c.cache.Remove(key)
 		}
 	}
 	return c.coalesce(ctx, key, func(fctx context.Context) result {
 		r := c.attempts(fctx, u, decode)
 		if c.cache != nil && cacheable(r.err) {
-			c.cache.Add(key, r)
+			c.cache.Add(key, cacheEntry{r: r, expires: c.now().Add(c.cacheTTL)})
 		}
 		return r
 	})

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -254,5 +256,136 @@ func TestRunServesUntilCancelledThenDrains(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Fatalf("no clean stop logged: %s", logs.String())
+	}
+}
+
+// startRun runs the server with vars until the test ends and returns its
+// base URL and its log.
+func startRun(t *testing.T, vars map[string]string) (base string, logs *lockedBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	logs = &lockedBuffer{}
+	done := make(chan int, 1)
+	vars["LISTEN_ADDR"], vars["LOG_FORMAT"] = "127.0.0.1:0", "json"
+	go func() { done <- run(ctx, nil, env(vars), logs, io.Discard) }()
+	re := regexp.MustCompile(`"playground":"(http://127\.0\.0\.1:\d+/)"`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("run exited early with %d: %s", code, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if base == "" {
+		t.Fatalf("no playground URL logged: %s", logs.String())
+	}
+	var once sync.Once
+	code := -1
+	stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("run did not return after cancellation")
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return base, logs, stop
+}
+
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey("k"), restclienttest.WithLatency(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	base, _, stop := startRun(t, map[string]string{"COGNIGY_API_URL": fake.URL, "COGNIGY_API_KEY": "k"})
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(base+"graphql", "application/json", strings.NewReader(`{"query":"{ users(first: 2) { totalCount } }"}`))
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- answer{status: resp.StatusCode, body: string(b)}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); fake.TotalCalls() == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	}
+	if fake.TotalCalls() == 0 {
+		t.Fatal("the request never reached the upstream")
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	a := <-got
+	if a.err != nil || a.status != 200 || !strings.Contains(a.body, `"totalCount":300`) {
+		t.Fatalf("in-flight request: %+v", a)
+	}
+}
+
+func TestLogsNeverShowCredentials(t *testing.T) {
+	secrets := []string{"key-s3cret-1", "bearer-s3cret-2", "cxone-s3cret-3", "query-s3cret-4", "default-s3cret-5"}
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(secrets[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	base, logs, stop := startRun(t, map[string]string{"COGNIGY_API_URL": fake.URL, "COGNIGY_API_KEY": secrets[4], "LOG_LEVEL": "debug"})
+	send := func(path string, h map[string]string) string {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+path, strings.NewReader(`{"query":"{ users(first: 1) { totalCount } }"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var bodies []string
+	for _, fault := range []restclienttest.Fault{{}, {Status: 401, NoBody: true}, {Status: 500}, {Status: 429, Header: http.Header{"Retry-After": {"60"}}}} {
+		fake.ClearFaults()
+		if fault.Status != 0 {
+			fake.InjectFault(restclienttest.RouteList, fault)
+		}
+		bodies = append(bodies,
+			send("graphql", map[string]string{"X-API-Key": secrets[0]}),
+			send("graphql", map[string]string{"Authorization": "Bearer " + secrets[1]}),
+			send("graphql", map[string]string{"x-cxone-authorization": "Bearer " + secrets[2]}),
+			send("graphql?api_key="+secrets[3], nil),
+		)
+	}
+	if !strings.Contains(bodies[0], `"totalCount":300`) {
+		t.Fatalf("the first query failed: %s", bodies[0])
+	}
+	stop()
+	all := logs.String() + strings.Join(bodies, "\n")
+	for _, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Fatalf("%q appears in the logs or responses:\n%s", s, all)
+		}
+	}
+	if !strings.Contains(logs.String(), `"path":"/graphql"`) {
+		t.Fatal("the requests were not logged at all")
 	}
 }
