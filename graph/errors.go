@@ -27,6 +27,10 @@ const (
 	CodeInternal            = "INTERNAL_SERVER_ERROR"
 )
 
+// msgOutOfTime is the message of an error caused by the request's own
+// deadline.
+const msgOutOfTime = "the request ran out of time"
+
 // errNoCredential is returned, before any upstream call, when the caller
 // sent no credential and none is configured.
 var errNoCredential = errors.New("no credential")
@@ -112,7 +116,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		}
 		return CodeUpstreamUnavailable, "Cognigy could not be reached", nil
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return CodeUpstreamUnavailable, "the request ran out of time", nil
+		return CodeUpstreamUnavailable, msgOutOfTime, nil
 	}
 	return CodeInternal, "internal server error", nil
 }

@@ -59,7 +59,7 @@ func NewHandler(cfg Config) http.Handler {
 		maxBody = DefaultMaxBodyBytes
 	}
 	up := requireCredential{next: cfg.Upstream}
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}, Complexity: complexity()}))
+	srv := handler.New(weighedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}, Complexity: complexity()})})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{maxBodyBytes: maxBody})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
@@ -72,7 +72,8 @@ func NewHandler(cfg Config) http.Handler {
 	if n := orDefault(cfg.MaxDepth, DefaultMaxDepth); n > 0 {
 		srv.Use(depthLimit{max: n})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)})
+	srv.Use(representationCheck{})
+	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)}})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(Recover(logger))
 	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential, loaders.Middleware(up, cfg.Lookup, srv)))

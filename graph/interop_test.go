@@ -175,3 +175,52 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		}
 	})
 }
+
+func TestMalformedRepresentationsAreTheCallersMistake(t *testing.T) {
+	users, refs, _ := creatorDataset(4, 0)
+	e := setup(t, withUsers(users))
+	good := map[string]any{"__typename": "User", "id": refs[0]}
+	cases := []struct {
+		name  string
+		bad   any
+		index string
+	}{
+		{"a representation that is not an object", "x", "representations[1] must be an object"},
+		{"a representation of an unknown type", map[string]any{"__typename": "Review", "id": refs[1]}, `representations[1] must have __typename "User"`},
+		{"a representation without __typename", map[string]any{"id": refs[1]}, `representations[1] must have __typename "User"`},
+		{"a representation without an id", map[string]any{"__typename": "User"}, "representations[1] must have a non-empty string id"},
+		{"a representation with a numeric id", map[string]any{"__typename": "User", "id": 7}, "representations[1] must have a non-empty string id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" is BAD_USER_INPUT naming its index, before any call", func(t *testing.T) {
+			e.fake.ResetCounts()
+			logMark := len(e.logs.String())
+			err := e.query(t, entitiesQuery, map[string]any{"r": []any{good, tc.bad}}, apiKey).onlyError(t)
+			if err.code() != "BAD_USER_INPUT" || !strings.HasPrefix(err.Message, tc.index) {
+				t.Fatalf("code %s message %q", err.code(), err.Message)
+			}
+			if n := e.fake.TotalCalls(); n != 0 {
+				t.Fatalf("%d upstream calls", n)
+			}
+			if logged := e.logs.String()[logMark:]; strings.Contains(logged, `"level":"ERROR"`) {
+				t.Fatalf("logged as a server error: %s", short(logged))
+			}
+		})
+	}
+}
+
+func TestEntitiesAreWeighedByTheirRepresentations(t *testing.T) {
+	users, refs, _ := creatorDataset(4, 0)
+	e := setup(t, withUsers(users))
+	reps := make([]map[string]any, 2000)
+	for i := range reps {
+		reps[i] = map[string]any{"__typename": "User", "id": refs[i%len(refs)]}
+	}
+	err := e.query(t, entitiesQuery, map[string]any{"r": reps}, apiKey).onlyError(t)
+	if err.code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("code %s (%s)", err.code(), err.Message)
+	}
+	if n := e.fake.TotalCalls(); n != 0 {
+		t.Fatalf("%d upstream calls before the refusal", n)
+	}
+}

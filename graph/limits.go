@@ -38,10 +38,19 @@ func complexity() generated.ComplexityRoot {
 		return 1 + min(max(n, 1), pagination.MaxPageSize)*child
 	}
 	c.Query.Nodes = func(child int, ids []string) int { return 1 + max(len(ids), 1)*child }
-	c.Entity.FindManyUserByIDs = func(child int, reps []*model.UserByIDsInput) int {
-		return 1 + max(len(reps), 1)*child
-	}
 	return c
+}
+
+// weighedSchema weighs _entities by its representations, as nodes is weighed
+// by its ids. gqlgen generates that field's complexity hook unexported, so
+// it cannot be set in the ComplexityRoot; the schema is wrapped instead.
+type weighedSchema struct{ graphql.ExecutableSchema }
+
+func (s weighedSchema) Complexity(ctx context.Context, typeName, field string, child int, args map[string]any) (int, bool) {
+	if typeName == "Query" && field == "_entities" {
+		return 1 + max(len(asList(args["representations"])), 1)*child, true
+	}
+	return s.ExecutableSchema.Complexity(ctx, typeName, field, child, args)
 }
 
 // depthLimit refuses operations nested deeper than max fields. Introspection

@@ -179,3 +179,16 @@ func TestTwoCredentialsNeverSeeEachOthersUsers(t *testing.T) {
 		t.Fatalf("%d upstream calls, want at most two per credential", n)
 	}
 }
+
+func TestADeadlineThatPassesBeforeExecutionIsAnsweredNotDropped(t *testing.T) {
+	// gqlgen's executor answers nothing once the context is done; the
+	// transport must still write an answer when the deadline is the cause.
+	e := setup(t, withConfig(func(c *graph.Config) { c.RequestTimeout = time.Nanosecond }))
+	err := e.query(t, `{ users(first: 1) { totalCount } }`, nil, apiKey).onlyError(t)
+	if err.code() != "UPSTREAM_UNAVAILABLE" || err.Message != "the request ran out of time" {
+		t.Fatalf("code %s message %q", err.code(), err.Message)
+	}
+	if n := e.fake.TotalCalls(); n != 0 {
+		t.Fatalf("%d upstream calls after the deadline", n)
+	}
+}

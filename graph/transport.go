@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -90,7 +91,20 @@ func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, media, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	if resp == nil {
+		// The executor answers nothing once the request's context is done:
+		// either the caller has gone, and there is no one to write to, or
+		// the deadline passed before execution began.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			writeResponse(w, media, http.StatusOK, &graphql.Response{Errors: gqlerror.List{{
+				Message:    msgOutOfTime,
+				Extensions: map[string]any{"code": CodeUpstreamUnavailable},
+			}}})
+		}
+		return
+	}
+	writeResponse(w, media, http.StatusOK, resp)
 }
 
 // negotiate picks the response media type from Accept: the acceptable type

@@ -46,6 +46,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "a GET query answers 200", method: "GET", query: "query=" + url.QueryEscape("{ __typename }"), status: 200, wantType: "application/json", wantData: true},
 		{name: "a GET mutation is 405", method: "GET", query: "query=" + url.QueryEscape("mutation { x }"), status: 405, wantType: "application/json"},
 		{name: "GET variables that are not JSON are 400", method: "GET", query: "query=" + url.QueryEscape("{ __typename }") + "&variables=%7B", status: 400, wantType: "application/json"},
+		{name: "a persisted query whose hash does not match is 400 BAD_REQUEST", method: "POST", contentType: "application/json", accept: gqlResp, body: `{"query":"{ __typename }","extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + strings.Repeat("0", 64) + `"}}}`, status: 400, wantType: gqlResp, wantIn: `"BAD_REQUEST"`},
+		{name: "an unknown persisted query version is BAD_REQUEST", method: "POST", contentType: "application/json", body: `{"query":"{ __typename }","extensions":{"persistedQuery":{"version":2,"sha256Hash":"x"}}}`, status: 200, wantType: "application/json", wantIn: `"BAD_REQUEST"`},
+		{name: "a persistedQuery that is not an object is BAD_REQUEST", method: "POST", contentType: "application/json", body: `{"extensions":{"persistedQuery":7}}`, status: 200, wantType: "application/json", wantIn: `"BAD_REQUEST"`},
 		{name: "PUT is 405", method: "PUT", contentType: "application/json", body: `{"query":"{ __typename }"}`, status: 405, wantType: "application/json"},
 	}
 	for _, tc := range cases {

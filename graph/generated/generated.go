@@ -430,9 +430,12 @@ type Query {
   ): UserConnection!
 
   "One user by ` + "`" + `id` + "`" + `, or null when no such user exists."
-  user("The user's ` + "`" + `id` + "`" + `: 24 lowercase hexadecimal characters." id: ID!): User
+  user("The user's ` + "`" + `id` + "`" + `: 24 lowercase letters or digits, as Cognigy's ` + "`" + `_id` + "`" + ` is." id: ID!): User
 
-  "Any object by its global ` + "`" + `id` + "`" + ` (Relay Global Object Identification), or null when none exists."
+  """
+Any object by its global ` + "`" + `id` + "`" + ` (Relay Global Object Identification), or null
+when none exists, including for an id that no object could have.
+"""
   node("A global ` + "`" + `id` + "`" + `, as every ` + "`" + `Node` + "`" + ` has." id: ID!): Node
 
   """
