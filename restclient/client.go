@@ -52,6 +52,9 @@ type Client struct {
 
 	flightsMu sync.Mutex
 	flights   map[string]*flight // identical requests in flight
+
+	observer Observer
+	ready    readiness
 }
 
 // Option configures a Client.
@@ -87,6 +90,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		retry:    RetryPolicy{MaxAttempts: 1},
 		keyHMAC:  make([]byte, 32),
 		flights:  make(map[string]*flight),
+		observer: nopObserver{},
 	}
 	if _, err := rand.Read(c.keyHMAC); err != nil {
 		return nil, fmt.Errorf("restclient: random key: %w", err)
@@ -159,7 +163,7 @@ func (c *Client) ListUsers(ctx context.Context, opts ListUsersOptions) (*UserPag
 	if opts.Previous != "" {
 		q.Set("previous", opts.Previous)
 	}
-	return fetch(ctx, c, c.base+"/v2.0/users?"+q.Encode(), func(body []byte) (*UserPage, error) {
+	return fetch(ctx, c, RouteList, c.base+"/v2.0/users?"+q.Encode(), func(body []byte) (*UserPage, error) {
 		var w wirePage
 		if err := json.Unmarshal(body, &w); err != nil {
 			return nil, err
@@ -175,7 +179,7 @@ func (c *Client) GetUser(ctx context.Context, id string) (*User, *Response, erro
 		// PathEscape keeps dots: these would name another resource.
 		return nil, nil, fmt.Errorf("%w: user id %q", ErrInvalidOptions, id)
 	}
-	return fetch(ctx, c, c.base+"/v2.0/users/"+url.PathEscape(id), func(body []byte) (*User, error) {
+	return fetch(ctx, c, RouteByID, c.base+"/v2.0/users/"+url.PathEscape(id), func(body []byte) (*User, error) {
 		var w wireUser
 		if err := json.Unmarshal(body, &w); err != nil {
 			return nil, err

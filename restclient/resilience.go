@@ -66,6 +66,9 @@ func WithCircuitBreaker(failures int, cooldown time.Duration) Option {
 				// The caller gave up: says nothing about the upstream.
 				return errors.Is(err, context.Canceled)
 			},
+			OnStateChange: func(_ string, _, to gobreaker.State) {
+				c.observer.BreakerChanged(breakerState(to))
+			},
 		})
 	}
 }
@@ -138,27 +141,30 @@ type result struct {
 
 // fetch runs a GET through the cache, the coalescing of identical
 // concurrent requests, and the retry loop, and decodes it with decode.
-func fetch[T any](ctx context.Context, c *Client, u string, decode func([]byte) (T, error)) (T, *Response, error) {
+func fetch[T any](ctx context.Context, c *Client, route, u string, decode func([]byte) (T, error)) (T, *Response, error) {
 	var zero T
-	r := c.call(ctx, u, func(b []byte) (any, error) { return decode(b) })
+	r := c.call(ctx, route, u, func(b []byte) (any, error) { return decode(b) })
 	if r.err != nil {
 		return zero, r.resp, r.err
 	}
 	return r.v.(T), r.resp, nil
 }
 
-func (c *Client) call(ctx context.Context, u string, decode func([]byte) (any, error)) result {
+func (c *Client) call(ctx context.Context, route, u string, decode func([]byte) (any, error)) result {
 	key := c.requestKey(ctx, u)
 	if c.cache != nil {
-		if e, ok := c.cache.Get(key); ok {
-			if c.now().Before(e.expires) {
-				return e.r
-			}
+		e, ok := c.cache.Get(key)
+		if ok && !c.now().Before(e.expires) {
 			c.cache.Remove(key)
+			ok = false
+		}
+		c.observer.CacheLookup(ok)
+		if ok {
+			return e.r
 		}
 	}
 	return c.coalesce(ctx, key, func(fctx context.Context) result {
-		r := c.attempts(fctx, u, decode)
+		r := c.attempts(fctx, route, u, decode)
 		if c.cache != nil && cacheable(r.err) {
 			c.cache.Add(key, cacheEntry{r: r, expires: c.now().Add(c.cacheTTL)})
 		}
@@ -199,6 +205,9 @@ func (c *Client) coalesce(ctx context.Context, key string, fn func(context.Conte
 	}
 	f.waiters++
 	c.flightsMu.Unlock()
+	if ok {
+		c.observer.Coalesced()
+	}
 
 	select {
 	case <-f.done:
@@ -241,9 +250,15 @@ func cacheable(err error) bool {
 }
 
 // attempts runs the retry loop.
-func (c *Client) attempts(ctx context.Context, u string, decode func([]byte) (any, error)) result {
+func (c *Client) attempts(ctx context.Context, route, u string, decode func([]byte) (any, error)) result {
 	for n := 1; ; n++ {
+		start := c.now()
 		r := c.attempt(ctx, u, decode)
+		a := Attempt{Route: route, Number: n, Err: r.err, Elapsed: c.now().Sub(start)}
+		if r.resp != nil {
+			a.Status = r.resp.StatusCode
+		}
+		c.observer.Attempted(ctx, a)
 		if r.err == nil || n >= c.retry.MaxAttempts || ctx.Err() != nil || !retryable(r.err) {
 			return r
 		}
