@@ -56,8 +56,15 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return gerr // gqlgen's own parse and validation errors carry their code
 		}
 		code, msg, ext := classify(err)
-		if code == CodeInternal {
+		switch {
+		case code == CodeInternal:
 			logger.ErrorContext(ctx, "resolver failed", "path", gerr.Path.String(), "err", err)
+		case ext["upstreamStatus"] != nil:
+			// Cognigy's traceId is what its support asks for.
+			logger.WarnContext(ctx, "upstream error", "path", gerr.Path.String(), "code", code,
+				"upstreamStatus", ext["upstreamStatus"], "upstreamCode", ext["upstreamCode"], "traceId", ext["traceId"])
+		case code == CodeUpstreamUnavailable || code == CodeUpstreamError:
+			logger.WarnContext(ctx, "upstream error", "path", gerr.Path.String(), "code", code, "err", msg)
 		}
 		gerr.Message = msg
 		if gerr.Extensions == nil {

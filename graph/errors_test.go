@@ -66,6 +66,9 @@ func TestUpstreamFailuresGetTheirCode(t *testing.T) {
 				if c, _ := err.Extensions["upstreamCode"].(string); c == "" {
 					t.Fatalf("upstreamCode missing: %v", err.Extensions)
 				}
+				if tr := err.Extensions["traceId"].(string); !strings.Contains(e.logs.String(), `"traceId":"`+tr+`"`) {
+					t.Fatalf("the upstream's traceId %s is not logged", tr)
+				}
 			}
 			for k, v := range tc.wantExt {
 				if err.Extensions[k] != v {

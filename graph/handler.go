@@ -44,6 +44,8 @@ type Config struct {
 	// retries included; 0 = no deadline of its own.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
+	// Observer is told about every request and lookup batch; nil = none.
+	Observer Observer
 }
 
 // NewHandler returns the GraphQL endpoint: GraphQL over HTTP (GET and POST),
@@ -54,6 +56,14 @@ func NewHandler(cfg Config) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	lookup := cfg.Lookup
+	if lookup.OnBatch == nil {
+		lookup.OnBatch = obs.LoaderBatch
+	}
 	maxBody := cfg.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
@@ -61,7 +71,7 @@ func NewHandler(cfg Config) http.Handler {
 	up := requireCredential{next: cfg.Upstream}
 	srv := handler.New(weighedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}, Complexity: complexity()})})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(overHTTP{maxBodyBytes: maxBody})
+	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if !cfg.DisableIntrospection {
 		srv.Use(extension.Introspection{})
@@ -76,7 +86,7 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)}})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(Recover(logger))
-	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential, loaders.Middleware(up, cfg.Lookup, srv)))
+	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential, loaders.Middleware(up, lookup, srv)))
 }
 
 func orDefault(v, def int) int {

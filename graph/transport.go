@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -38,6 +39,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // and never echo the request body.
 type overHTTP struct {
 	maxBodyBytes int64
+	observer     Observer
 }
 
 var _ graphql.Transport = overHTTP{}
@@ -49,10 +51,33 @@ func (overHTTP) Supports(r *http.Request) bool {
 }
 
 func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := time.Now()
+	a := t.answer(w, r, exec)
+	if a.resp != nil {
+		writeResponse(w, a.media, a.status, a.resp)
+	}
+	t.observer.Operation(r.Context(), Operation{Name: a.operation, Outcome: outcome(a), Elapsed: time.Since(start)})
+}
+
+// answer is what Do writes: nothing when resp is nil.
+type answer struct {
+	media     string
+	status    int
+	resp      *graphql.Response
+	operation string // the operation's name, "" when anonymous or unknown
+}
+
+func requestError(media string, status int, msg string) answer {
+	return answer{media: media, status: status, resp: &graphql.Response{Errors: gqlerror.List{{
+		Message:    msg,
+		Extensions: map[string]any{"code": "BAD_REQUEST"},
+	}}}}
+}
+
+func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) answer {
 	media, ok := negotiate(r.Header.Get("Accept"))
 	if !ok {
-		writeRequestError(w, mediaJSON, http.StatusNotAcceptable, "Accept must allow application/graphql-response+json or application/json")
-		return
+		return requestError(mediaJSON, http.StatusNotAcceptable, "Accept must allow application/graphql-response+json or application/json")
 	}
 	params := &graphql.RawParams{Headers: r.Header}
 	params.ReadTime.Start = graphql.Now()
@@ -68,27 +93,31 @@ func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		status, err = http.StatusMethodNotAllowed, errors.New("GraphQL is served over GET and POST")
 	}
 	if err != nil {
-		writeRequestError(w, media, status, err.Error())
-		return
+		return requestError(media, status, err.Error())
 	}
 	params.ReadTime.End = graphql.Now()
 
 	if r.Method != http.MethodPost && isMutation(params.Query, params.OperationName) {
 		w.Header().Set("Allow", "POST")
-		writeRequestError(w, media, http.StatusMethodNotAllowed, "mutations are not allowed over GET; use POST")
-		return
+		return requestError(media, http.StatusMethodNotAllowed, "mutations are not allowed over GET; use POST")
 	}
 
 	ctx := r.Context()
 	rc, errs := exec.CreateOperationContext(ctx, params)
+	// A document that fails to parse or validate has no operation: its
+	// name is then only what the request's operationName said.
+	name := params.OperationName
+	if rc != nil && rc.Operation != nil {
+		name = rc.Operation.Name
+	}
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		status := http.StatusOK
 		if media == mediaGraphQLResponse && !persistedQueryMiss(errs) {
 			status = http.StatusBadRequest
 		}
-		writeResponse(w, media, status, &graphql.Response{Errors: resp.Errors, Extensions: resp.Extensions})
-		return
+		return answer{media: media, status: status, operation: name,
+			resp: &graphql.Response{Errors: resp.Errors, Extensions: resp.Extensions}}
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
@@ -96,15 +125,31 @@ func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 		// The executor answers nothing once the request's context is done:
 		// either the caller has gone, and there is no one to write to, or
 		// the deadline passed before execution began.
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			writeResponse(w, media, http.StatusOK, &graphql.Response{Errors: gqlerror.List{{
-				Message:    msgOutOfTime,
-				Extensions: map[string]any{"code": CodeUpstreamUnavailable},
-			}}})
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return answer{media: media, operation: name}
 		}
-		return
+		resp = &graphql.Response{Errors: gqlerror.List{{
+			Message:    msgOutOfTime,
+			Extensions: map[string]any{"code": CodeUpstreamUnavailable},
+		}}}
 	}
-	writeResponse(w, media, http.StatusOK, resp)
+	return answer{media: media, status: http.StatusOK, resp: resp, operation: name}
+}
+
+// outcome sums an answer up for metrics: "ok", "canceled" when nothing was
+// written, or the code of its first error (a bounded set: this server's
+// codes and gqlgen's).
+func outcome(a answer) string {
+	switch {
+	case a.resp == nil:
+		return "canceled"
+	case len(a.resp.Errors) == 0:
+		return "ok"
+	}
+	if c, ok := a.resp.Errors[0].Extensions["code"].(string); ok {
+		return c
+	}
+	return CodeInternal
 }
 
 // negotiate picks the response media type from Accept: the acceptable type
@@ -233,13 +278,6 @@ func persistedQueryMiss(errs gqlerror.List) bool {
 		}
 	}
 	return len(errs) > 0
-}
-
-func writeRequestError(w http.ResponseWriter, media string, status int, msg string) {
-	writeResponse(w, media, status, &graphql.Response{Errors: gqlerror.List{{
-		Message:    msg,
-		Extensions: map[string]any{"code": "BAD_REQUEST"},
-	}}})
 }
 
 func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {

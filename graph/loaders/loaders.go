@@ -48,6 +48,8 @@ type Fetcher interface {
 type Config struct {
 	Route       Route
 	Concurrency int // at most this many lookups of one request at once; 0 = DefaultConcurrency
+	// OnBatch, if set, is told the size of every batch of lookups.
+	OnBatch func(size int)
 }
 
 // Loaders are the dataloaders of one request.
@@ -62,7 +64,7 @@ func New(f Fetcher, cfg Config) *Loaders {
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
-	l := &userLoader{fetch: f, route: cfg.Route, slots: make(chan struct{}, n)}
+	l := &userLoader{fetch: f, route: cfg.Route, slots: make(chan struct{}, n), onBatch: cfg.OnBatch}
 	return &Loaders{
 		UserByID: dataloader.NewBatchedLoader(l.loadUsers, dataloader.WithWait[string, *model.User](batchWait)),
 	}
@@ -98,14 +100,18 @@ func From(ctx context.Context) *Loaders {
 
 // userLoader does the batched lookups of one request.
 type userLoader struct {
-	fetch Fetcher
-	route Route
-	slots chan struct{} // bounds concurrent lookups across all batches
+	fetch   Fetcher
+	route   Route
+	slots   chan struct{} // bounds concurrent lookups across all batches
+	onBatch func(size int)
 }
 
 // loadUsers looks up each (distinct, not primed) id with its own upstream
 // call, concurrently up to the bound; one failure fails only its own key.
 func (l *userLoader) loadUsers(ctx context.Context, ids []string) []*dataloader.Result[*model.User] {
+	if l.onBatch != nil {
+		l.onBatch(len(ids))
+	}
 	results := make([]*dataloader.Result[*model.User], len(ids))
 	done := make(chan struct{}, len(ids))
 	for i, id := range ids {
