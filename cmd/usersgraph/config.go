@@ -40,6 +40,8 @@ type config struct {
 	LookupConcurrency int
 	LogFormat         string
 	LogLevel          slog.Level
+	// Healthcheck asks for a probe of a running server, not a server.
+	Healthcheck bool
 }
 
 // setting is one configuration item: its variable, its flag and its
@@ -98,6 +100,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 		values[s.env] = fs.String(s.flag, def, usage)
 	}
+	healthcheck := fs.Bool("healthcheck", false, "probe a running server's /healthz on LISTEN_ADDR and exit 0 if it answers, 1 if not (for container health checks, where there is no shell or curl)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, errUsage
@@ -109,7 +112,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	get := func(env string) string { return strings.TrimSpace(*values[env]) }
 
-	c := config{APIURL: get("COGNIGY_API_URL"), APIKey: get("COGNIGY_API_KEY"), ListenAddr: get("LISTEN_ADDR")}
+	c := config{APIURL: get("COGNIGY_API_URL"), APIKey: get("COGNIGY_API_KEY"), ListenAddr: get("LISTEN_ADDR"), Healthcheck: *healthcheck}
 	if c.APIURL != "" {
 		u, err := url.Parse(c.APIURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {

@@ -36,6 +36,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "usersgraph: invalid configuration: %v\n", err)
 		return 2
 	}
+	if cfg.Healthcheck {
+		return probeHealth(ctx, cfg.ListenAddr, stderr)
+	}
 	logger := newLogger(cfg, stdout)
 
 	a, err := newApp(cfg, logger)
@@ -89,9 +92,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(requestIDs{slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestIDs{slog.NewTextHandler(w, opts)})
 }
 
 // playgroundURL is the address a person on this machine opens.
@@ -104,4 +107,35 @@ func playgroundURL(addr net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// probeHealth GETs /healthz of the server listening on listenAddr, from
+// this machine, and says whether it answered 200.
+func probeHealth(ctx context.Context, listenAddr string, stderr io.Writer) int {
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "usersgraph: healthcheck: %v\n", err)
+		return 1
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "usersgraph: healthcheck: %v\n", err)
+		return 1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "usersgraph: healthcheck: %v\n", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "usersgraph: healthcheck: /healthz answered %d\n", resp.StatusCode)
+		return 1
+	}
+	return 0
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
+	"github.com/usersgraph/usersgraph/telemetry"
 )
 
 // Demo mode's dataset: enough users for several pages in every order.
@@ -37,6 +39,7 @@ func (a *app) Close() {
 // starts the embedded Cognigy fake on loopback and uses it (demo mode).
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	a := &app{}
+	metrics := telemetry.New()
 	apiURL := cfg.APIURL
 	def := restclient.NewCredential(restclient.APIKey, cfg.APIKey)
 	if apiURL == "" {
@@ -57,6 +60,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		restclient.WithConcurrencyLimit(cfg.UpstreamMaxConc),
 		restclient.WithRateLimit(cfg.UpstreamRate, cfg.UpstreamBurst),
 		restclient.WithCache(cfg.CacheTTL, cfg.CacheMaxEntries),
+		restclient.WithObserver(metrics),
 	)
 	if err != nil {
 		a.Close()
@@ -72,6 +76,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		DisableIntrospection: !cfg.Introspection,
 		RequestTimeout:       cfg.RequestTimeout,
 		Logger:               logger,
+		Observer:             metrics,
 	})
 
 	var pgOpts []playground.GraphiqlConfigOption
@@ -91,37 +96,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	a.handler = accessLog(logger, mux)
+	mux.Handle("GET /readyz", readyz(client))
+	mux.Handle("GET /metrics", metrics.Handler())
+	a.handler = withRequestID(accessLog(logger, metrics.InFlight(mux)))
 	return a, nil
 }
-
-// accessLog logs one line per request: never headers or the query string,
-// which is where credentials could be.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
-		)
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // negativeIfZero maps the settings' "0 = no limit" onto graph.Config's
 // "0 = default, negative = no limit".
@@ -130,4 +109,21 @@ func negativeIfZero(n int) int {
 		return -1
 	}
 	return n
+}
+
+// readyz answers 200 while the upstream can be used (its host accepts
+// connections and the circuit breaker is not open) and 503 otherwise. It
+// sends no request to Cognigy: probes must not spend the quota.
+func readyz(client *restclient.Client) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := client.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func get(t *testing.T, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestReadinessFollowsTheUpstream(t *testing.T) {
+	t.Run("demo mode is ready", func(t *testing.T) {
+		srv := demoApp(t)
+		if resp, body := get(t, srv.URL+"/readyz"); resp.StatusCode != 200 || body != "ready\n" {
+			t.Fatalf("status %d: %q", resp.StatusCode, body)
+		}
+	})
+	t.Run("an unreachable upstream is not ready, and alive all the same", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		cfg, err := loadConfig(nil, env(map[string]string{"COGNIGY_API_URL": "http://" + addr + "/new"}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		srv := httptest.NewServer(a.handler)
+		defer srv.Close()
+		resp, body := get(t, srv.URL+"/readyz")
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready: ") || strings.Contains(body, addr) {
+			t.Fatalf("status %d: %q", resp.StatusCode, body)
+		}
+		if resp, _ := get(t, srv.URL+"/healthz"); resp.StatusCode != 200 {
+			t.Fatalf("/healthz %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestRequestIDsAreEchoedAndSane(t *testing.T) {
+	srv := demoApp(t)
+	if resp, _ := get(t, srv.URL+"/healthz", headerRequestID, "proxy-id.42"); resp.Header.Get(headerRequestID) != "proxy-id.42" {
+		t.Fatalf("a sane id is not kept: %q", resp.Header.Get(headerRequestID))
+	}
+	resp, _ := get(t, srv.URL+"/healthz", headerRequestID, "bad id\"with<junk>")
+	if id := resp.Header.Get(headerRequestID); !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(id) {
+		t.Fatalf("an insane id is not replaced: %q", id)
+	}
+}
+
+// TestARunningServerIsOperable starts the real server (run, as main does)
+// and checks what operators use: the metrics it exposes after real
+// traffic, request ids on every log line of a request, and the
+// -healthcheck probe, both while it serves and after it stopped.
+func TestARunningServerIsOperable(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, nil, env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}), &logs, io.Discard)
+	}()
+	re := regexp.MustCompile(`"playground":"http://(127\.0\.0\.1:\d+)/"`)
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("run exited early with %d: %s", code, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no address logged: %s", logs.String())
+	}
+	base := "http://" + addr
+
+	probe := func() int {
+		return run(t.Context(), []string{"-healthcheck"}, env(map[string]string{"LISTEN_ADDR": addr}), io.Discard, io.Discard)
+	}
+	if code := probe(); code != 0 {
+		t.Fatalf("-healthcheck of a running server exited %d", code)
+	}
+
+	resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"query Last { users(last: 5) { nodes { name createdBy { name } } } }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get(headerRequestID)
+
+	_, metrics := get(t, base+"/metrics")
+	for _, want := range []string{
+		`usersgraph_graphql_requests_total{operation="Last",outcome="ok"} 1`,
+		`usersgraph_graphql_request_duration_seconds_bucket{operation="Last",le="+Inf"} 1`,
+		`usersgraph_upstream_requests_total{attempt="1",route="list",status="200"}`,
+		`usersgraph_upstream_request_duration_seconds_bucket{route="list"`,
+		`usersgraph_upstream_cache_lookups_total{result="miss"}`,
+		`usersgraph_upstream_coalesced_total`,
+		`usersgraph_loader_batch_size_count 1`,
+		`usersgraph_upstream_breaker_state{state="closed"} 1`,
+		`usersgraph_http_requests_in_flight 1`, // the scrape itself
+		`process_resident_memory_bytes`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancellation")
+	}
+	if code := probe(); code != 1 {
+		t.Fatalf("-healthcheck of a stopped server exited %d", code)
+	}
+
+	var lines int
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("a log line is not JSON: %s", sc.Text())
+		}
+		if line["path"] == "/graphql" {
+			lines++
+			if line["request_id"] != id {
+				t.Fatalf("the request's log line has request_id %v, the response said %q", line["request_id"], id)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Fatalf("%d access log lines for the GraphQL request", lines)
+	}
+}
