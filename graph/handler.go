@@ -14,6 +14,7 @@ import (
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Cache sizes: parsed and validated documents, and automatic persisted
@@ -46,6 +47,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observer is told about every request and lookup batch; nil = none.
 	Observer Observer
+	// Tracer, when set, makes a span per operation and per resolver.
+	Tracer trace.TracerProvider
 }
 
 // NewHandler returns the GraphQL endpoint: GraphQL over HTTP (GET and POST),
@@ -81,6 +84,9 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	if n := orDefault(cfg.MaxDepth, DefaultMaxDepth); n > 0 {
 		srv.Use(depthLimit{max: n})
+	}
+	if cfg.Tracer != nil {
+		srv.Use(tracing{tracer: cfg.Tracer.Tracer(tracerName)})
 	}
 	srv.Use(representationCheck{})
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)}})

@@ -1,6 +1,7 @@
 // Package telemetry turns what the GraphQL handler and the Cognigy client
-// report into Prometheus metrics. It implements graph.Observer and
-// restclient.Observer; cmd/usersgraph wires it in and serves /metrics.
+// report into Prometheus metrics and trace events, and sets up OpenTelemetry
+// tracing from the standard OTEL_* variables. It implements graph.Observer
+// and restclient.Observer; cmd/usersgraph wires it in and serves /metrics.
 package telemetry
 
 import (
@@ -16,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/restclient"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // maxOperationNames bounds the operation label's values: clients choose
@@ -131,9 +134,23 @@ func (m *Metrics) Operation(_ context.Context, op graph.Operation) {
 // LoaderBatch implements graph.Observer.
 func (m *Metrics) LoaderBatch(size int) { m.batchSize.Observe(float64(size)) }
 
-// Attempted implements restclient.Observer.
-func (m *Metrics) Attempted(_ context.Context, a restclient.Attempt) {
-	m.upstream.WithLabelValues(a.Route, statusLabel(a), attemptLabel(a.Number)).Inc()
+// Attempted implements restclient.Observer. When the call is traced, the
+// attempt is also an event of the caller's span, and an upstream error's
+// traceId becomes its cognigy.trace_id attribute.
+func (m *Metrics) Attempted(ctx context.Context, a restclient.Attempt) {
+	status := statusLabel(a)
+	m.upstream.WithLabelValues(a.Route, status, attemptLabel(a.Number)).Inc()
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("cognigy request", trace.WithAttributes(
+			attribute.String("cognigy.route", a.Route),
+			attribute.String("cognigy.status", status),
+			attribute.Int("cognigy.attempt", a.Number),
+		))
+		var er *restclient.ErrorResponse
+		if errors.As(a.Err, &er) && er.TraceID != "" {
+			span.SetAttributes(attribute.String("cognigy.trace_id", er.TraceID))
+		}
+	}
 	if a.Status != 0 {
 		// Only requests that reached Cognigy say how fast it is.
 		m.upstreamTime.WithLabelValues(a.Route).Observe(a.Elapsed.Seconds())

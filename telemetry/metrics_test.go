@@ -77,8 +77,8 @@ func TestMetricsCountWhatTheServerDid(t *testing.T) {
 	m, fake, srv := stack(t)
 	fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Status: 503, Times: 1})
 	const page = `query Page { users(last: 5) { nodes { name createdBy { name } } } }` // creators are not on the last page
-	post(t, srv.URL, page) // a 503, then the retry: the list, then the lookups
-	post(t, srv.URL, page) // all from the cache
+	post(t, srv.URL, page)                                                             // a 503, then the retry: the list, then the lookups
+	post(t, srv.URL, page)                                                             // all from the cache
 	post(t, srv.URL, `query TooMany { users(first: 101) { totalCount } }`)
 	post(t, srv.URL, `{ __typename }`)
 	got := scrape(t, m)

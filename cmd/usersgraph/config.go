@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/usersgraph/usersgraph/graph/loaders"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // config is the server's whole configuration, filled once from flags and
@@ -42,6 +43,9 @@ type config struct {
 	LogLevel          slog.Level
 	// Healthcheck asks for a probe of a running server, not a server.
 	Healthcheck bool
+	// tracer is set by run when the OTEL_* variables turn tracing on;
+	// nil means no tracing.
+	tracer trace.TracerProvider
 }
 
 // setting is one configuration item: its variable, its flag and its

@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/usersgraph/usersgraph/telemetry"
 )
 
 // shutdownGrace is how long in-flight requests may finish after a signal.
@@ -40,6 +42,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return probeHealth(ctx, cfg.ListenAddr, stderr)
 	}
 	logger := newLogger(cfg, stdout)
+	tp, err := telemetry.Tracing(ctx, getenv)
+	if err != nil {
+		logger.Error("cannot start tracing", "err", err)
+		return 2
+	}
+	if tp != nil {
+		cfg.tracer = tp
+		defer func() {
+			// Flush the last spans, bounded: a dead collector must not
+			// hold the exit.
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("tracing: last spans not exported", "err", err)
+			}
+		}()
+		logger.Info("tracing: exporting spans over OTLP/HTTP")
+	}
 
 	a, err := newApp(cfg, logger)
 	if err != nil {

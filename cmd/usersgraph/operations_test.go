@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -168,5 +169,57 @@ func TestARunningServerIsOperable(t *testing.T) {
 	}
 	if lines != 1 {
 		t.Fatalf("%d access log lines for the GraphQL request", lines)
+	}
+}
+
+func TestTheServerExportsSpansWhenOTLPIsConfigured(t *testing.T) {
+	var spans atomic.Int32
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/v1/traces" {
+			spans.Add(1)
+		}
+	}))
+	defer collector.Close()
+	vars := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL) // the exporter reads it itself
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs lockedBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, nil, env(vars), &logs, io.Discard) }()
+	re := regexp.MustCompile(`"playground":"(http://127\.0\.0\.1:\d+)/"`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("run exited early with %d: %s", code, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if base == "" {
+		t.Fatalf("no address logged: %s", logs.String())
+	}
+	resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ users(first: 1) { totalCount } }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel() // shutting down flushes the spans
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return")
+	}
+	if spans.Load() == 0 {
+		t.Fatalf("no spans reached the collector: %s", logs.String())
 	}
 }

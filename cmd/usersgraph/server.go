@@ -14,6 +14,8 @@ import (
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 	"github.com/usersgraph/usersgraph/telemetry"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Demo mode's dataset: enough users for several pages in every order.
@@ -53,7 +55,14 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.demo, apiURL = demo, demo.URL
 		def = restclient.NewCredential(restclient.APIKey, demoKey)
 	}
+	hc := restclient.NewHTTPClient()
+	if cfg.tracer != nil {
+		// A client span per upstream request, with traceparent sent along.
+		hc.Transport = otelhttp.NewTransport(hc.Transport,
+			otelhttp.WithTracerProvider(cfg.tracer), otelhttp.WithPropagators(propagation.TraceContext{}))
+	}
 	client, err := restclient.New(apiURL,
+		restclient.WithDoer(hc),
 		restclient.WithTimeout(cfg.UpstreamTimeout),
 		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: cfg.UpstreamAttempts, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}),
 		restclient.WithCircuitBreaker(cfg.BreakerFailures, cfg.BreakerCooldown),
@@ -77,6 +86,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		RequestTimeout:       cfg.RequestTimeout,
 		Logger:               logger,
 		Observer:             metrics,
+		Tracer:               cfg.tracer,
 	})
 
 	var pgOpts []playground.GraphiqlConfigOption
@@ -98,7 +108,14 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	})
 	mux.Handle("GET /readyz", readyz(client))
 	mux.Handle("GET /metrics", metrics.Handler())
-	a.handler = withRequestID(accessLog(logger, metrics.InFlight(mux)))
+	var h http.Handler = metrics.InFlight(mux)
+	if cfg.tracer != nil {
+		// Continues a caller's trace (a federation gateway's, say).
+		h = otelhttp.NewHandler(h, "usersgraph",
+			otelhttp.WithTracerProvider(cfg.tracer), otelhttp.WithPropagators(propagation.TraceContext{}),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	}
+	a.handler = withRequestID(accessLog(logger, h))
 	return a, nil
 }
 
