@@ -55,6 +55,9 @@ type Client struct {
 
 	observer Observer
 	ready    readiness
+
+	shared      SharedCache     // nil: none
+	sharedLimit SharedRateLimit // nil: none; replaces limiter
 }
 
 // Option configures a Client.
@@ -127,6 +130,8 @@ func NewHTTPClient() *http.Client {
 type Response struct {
 	StatusCode int
 	Header     http.Header
+
+	raw []byte // the body, kept only for a shared cache
 }
 
 // ErrInvalidOptions is returned, before anything is sent, for options that
@@ -215,6 +220,9 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 		// The problem body is a courtesy: read a bounded amount and ignore a
 		// failure to read it, the status alone is the error.
 		body, _ := io.ReadAll(io.LimitReader(httpResp.Body, maxProblemBytes))
+		if c.shared != nil {
+			resp.raw = body
+		}
 		return nil, resp, newErrorResponse(httpResp.StatusCode, httpResp.Header, body, c.now())
 	}
 	if httpResp.ContentLength > c.maxBytes {
@@ -230,6 +238,9 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 	v, err := decode(body)
 	if err != nil {
 		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
+	}
+	if c.shared != nil {
+		resp.raw = body
 	}
 	return v, resp, nil
 }

@@ -164,7 +164,14 @@ func (c *Client) call(ctx context.Context, route, u string, decode func([]byte) 
 		}
 	}
 	return c.coalesce(ctx, key, func(fctx context.Context) result {
-		r := c.attempts(fctx, route, u, decode)
+		r, ok := c.sharedGet(fctx, key, decode)
+		if !ok {
+			r = c.attempts(fctx, route, u, decode)
+			c.sharedSet(fctx, key, r)
+		}
+		if r.resp != nil {
+			r.resp.raw = nil // kept only to be shared
+		}
 		if c.cache != nil && cacheable(r.err) {
 			c.cache.Add(key, cacheEntry{r: r, expires: c.now().Add(c.cacheTTL)})
 		}
@@ -308,7 +315,11 @@ func (c *Client) attempt(ctx context.Context, u string, decode func([]byte) (any
 // acquire waits for the rate limiter and a concurrency slot, or refuses at
 // once when its context's deadline comes first.
 func (c *Client) acquire(ctx context.Context) error {
-	if c.limiter != nil {
+	if c.sharedLimit != nil {
+		if err := c.takeShared(ctx); err != nil {
+			return err
+		}
+	} else if c.limiter != nil {
 		res := c.limiter.Reserve()
 		if d := res.Delay(); d > 0 {
 			if dl, ok := ctx.Deadline(); ok && c.now().Add(d).After(dl) {

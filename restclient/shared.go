@@ -1,0 +1,105 @@
+package restclient
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// SharedCache is a cache that several replicas of a server share (Redis,
+// say), consulted after the client's own cache. It holds response bodies,
+// which the client decodes again on a hit. Errors count as misses: the
+// upstream still answers when the shared cache is down.
+type SharedCache interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+}
+
+// SharedRateLimit is one request budget for several replicas. Take spends
+// one request if the budget allows it now (wait 0), and otherwise spends
+// nothing and says how long to wait before asking again.
+type SharedRateLimit interface {
+	Take(ctx context.Context) (wait time.Duration, err error)
+}
+
+// WithSharedCache keeps answers in c too, for the cache's TTL (WithCache
+// sets it; without a TTL the shared cache is not used). hashKey keys the
+// hash of the credential in every cache key and must be the same on every
+// replica (at least 32 random bytes), or replicas would never share an
+// entry; two credentials never share one either way.
+func WithSharedCache(c SharedCache, hashKey []byte) Option {
+	return func(cl *Client) {
+		if c != nil && len(hashKey) >= 32 {
+			cl.shared = c
+			cl.keyHMAC = append([]byte(nil), hashKey...)
+		}
+	}
+}
+
+// WithSharedRateLimit replaces the client's own rate limit (WithRateLimit)
+// by budget l, shared with other replicas: Cognigy's quota is per client
+// IP, and replicas behind one NAT share it. An error from l lets the
+// request go: the quota is a courtesy the upstream enforces itself.
+func WithSharedRateLimit(l SharedRateLimit) Option {
+	return func(c *Client) { c.sharedLimit = l }
+}
+
+// sharedGet decodes an answer kept in the shared cache.
+func (c *Client) sharedGet(ctx context.Context, key string, decode func([]byte) (any, error)) (result, bool) {
+	if c.shared == nil || c.cacheTTL <= 0 {
+		return result{}, false
+	}
+	b, ok, err := c.shared.Get(ctx, key)
+	if err != nil || !ok || len(b) < 3 {
+		return result{}, false
+	}
+	status, err := strconv.Atoi(string(b[:3]))
+	if err != nil {
+		return result{}, false
+	}
+	body := b[3:]
+	resp := &Response{StatusCode: status, Header: http.Header{}}
+	if status == http.StatusNotFound {
+		return result{resp: resp, err: newErrorResponse(status, resp.Header, body, c.now())}, true
+	}
+	v, err := decode(body)
+	if err != nil {
+		return result{}, false // written by another version, say: ask the upstream
+	}
+	return result{v: v, resp: resp}, true
+}
+
+// sharedSet keeps a cacheable answer in the shared cache.
+func (c *Client) sharedSet(ctx context.Context, key string, r result) {
+	if c.shared == nil || c.cacheTTL <= 0 || r.resp == nil || r.resp.raw == nil || !cacheable(r.err) {
+		return
+	}
+	v := make([]byte, 0, 3+len(r.resp.raw))
+	v = strconv.AppendInt(v, int64(r.resp.StatusCode), 10)
+	if len(v) != 3 {
+		return
+	}
+	_ = c.shared.Set(ctx, key, append(v, r.resp.raw...), c.cacheTTL)
+}
+
+// takeShared waits for the shared budget, or refuses when the wait would
+// pass the context's deadline.
+func (c *Client) takeShared(ctx context.Context) error {
+	for {
+		wait, err := c.sharedLimit.Take(ctx)
+		if err != nil || wait <= 0 {
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+			return &LimitError{RetryAfter: wait}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &LimitError{RetryAfter: wait}
+		case <-t.C:
+		}
+	}
+}
