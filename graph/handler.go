@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -49,6 +50,9 @@ type Config struct {
 	Observer Observer
 	// Tracer, when set, makes a span per operation and per resolver.
 	Tracer trace.TracerProvider
+	// PersistedQueries stores automatic persisted queries; nil = an
+	// in-memory LRU of apqCacheSize entries. Replicas share one (Redis).
+	PersistedQueries graphql.Cache[string]
 }
 
 // NewHandler returns the GraphQL endpoint: GraphQL over HTTP (GET and POST),
@@ -89,7 +93,11 @@ func NewHandler(cfg Config) http.Handler {
 		srv.Use(tracing{tracer: cfg.Tracer.Tracer(tracerName)})
 	}
 	srv.Use(representationCheck{})
-	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](apqCacheSize)}})
+	apq := cfg.PersistedQueries
+	if apq == nil {
+		apq = lru.New[string](apqCacheSize)
+	}
+	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apq}})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(Recover(logger))
 	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential, loaders.Middleware(up, lookup, srv)))

@@ -41,6 +41,7 @@ type config struct {
 	LookupConcurrency int
 	LogFormat         string
 	LogLevel          slog.Level
+	RedisURL          string // empty: no Redis
 	// Healthcheck asks for a probe of a running server, not a server.
 	Healthcheck bool
 	// tracer is set by run when the OTEL_* variables turn tracing on;
@@ -76,6 +77,7 @@ var settings = []setting{
 	{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "answer __schema and __type queries: true or false"},
 	{env: "USER_LOOKUP", flag: "user-lookup", def: "list", usage: "how createdBy/lastChangedBy users are fetched: list (GET /v2.0/users?filter=<id>) or byid (GET /v2.0/users/{id})"},
 	{env: "LOOKUP_CONCURRENCY", flag: "lookup-concurrency", def: strconv.Itoa(loaders.DefaultConcurrency), usage: "upstream lookups of one request that may run at once"},
+	{env: "REDIS_URL", flag: "redis-url", usage: "Redis shared by all replicas for persisted queries, the cache of upstream answers and the upstream rate budget, e.g. redis://:password@redis:6379/0 (unset: each replica keeps its own in memory)", secret: true},
 	{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json"},
 	{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error"},
 }
@@ -121,6 +123,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		u, err := url.Parse(c.APIURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
 			return c, errors.New("COGNIGY_API_URL must be an absolute http(s) URL without query or user info, e.g. https://api-trial.cognigy.ai/new")
+		}
+	}
+	if c.RedisURL = get("REDIS_URL"); c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return c, errors.New("REDIS_URL must be a redis:// or rediss:// URL such as redis://:password@redis:6379/0")
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {

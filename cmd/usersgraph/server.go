@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/graph/loaders"
+	"github.com/usersgraph/usersgraph/redisstore"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 	"github.com/usersgraph/usersgraph/telemetry"
@@ -29,9 +31,13 @@ const (
 type app struct {
 	handler http.Handler
 	demo    *restclienttest.Server // nil unless in demo mode
+	store   *redisstore.Store      // nil without REDIS_URL
 }
 
 func (a *app) Close() {
+	if a.store != nil {
+		a.store.Close()
+	}
 	if a.demo != nil {
 		a.demo.Close()
 	}
@@ -61,7 +67,29 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		hc.Transport = otelhttp.NewTransport(hc.Transport,
 			otelhttp.WithTracerProvider(cfg.tracer), otelhttp.WithPropagators(propagation.TraceContext{}))
 	}
-	client, err := restclient.New(apiURL,
+	var shared []restclient.Option
+	var apq graphql.Cache[string] // nil: in memory
+	if cfg.RedisURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		store, err := redisstore.Open(ctx, cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		a.store = store
+		hashKey, err := store.HashKey(ctx)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		shared = append(shared, restclient.WithSharedCache(store.Cache(), hashKey))
+		if cfg.UpstreamRate > 0 {
+			shared = append(shared, restclient.WithSharedRateLimit(store.RateLimit(cfg.UpstreamRate, cfg.UpstreamBurst)))
+		}
+		apq = store.PersistedQueries()
+	}
+	client, err := restclient.New(apiURL, append([]restclient.Option{
 		restclient.WithDoer(hc),
 		restclient.WithTimeout(cfg.UpstreamTimeout),
 		restclient.WithRetry(restclient.RetryPolicy{MaxAttempts: cfg.UpstreamAttempts, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}),
@@ -70,7 +98,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		restclient.WithRateLimit(cfg.UpstreamRate, cfg.UpstreamBurst),
 		restclient.WithCache(cfg.CacheTTL, cfg.CacheMaxEntries),
 		restclient.WithObserver(metrics),
-	)
+	}, shared...)...)
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("COGNIGY_API_URL: %w", err)
@@ -87,6 +115,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		Logger:               logger,
 		Observer:             metrics,
 		Tracer:               cfg.tracer,
+		PersistedQueries:     apq,
 	})
 
 	var pgOpts []playground.GraphiqlConfigOption
