@@ -206,31 +206,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestRunServesUntilCancelledThenDrains(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, nil, env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}), &logs, io.Discard)
-	}()
-
-	// The start-up line carries the playground URL; poll for it, bounded.
-	re := regexp.MustCompile(`"playground":"(http://127\.0\.0\.1:\d+/)"`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			base = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("run exited early with %d: %s", code, logs.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if base == "" {
-		t.Fatalf("no playground URL logged: %s", logs.String())
-	}
+	base, logs, stop := startRun(t, map[string]string{})
 	if !strings.Contains(logs.String(), "demo mode") {
 		t.Fatalf("demo mode is not announced: %s", logs.String())
 	}
@@ -239,14 +215,8 @@ func TestRunServesUntilCancelledThenDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancellation")
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	for sc.Scan() {

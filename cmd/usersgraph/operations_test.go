@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func get(t *testing.T, url string, header ...string) (*http.Response, string) {
@@ -34,6 +32,20 @@ func get(t *testing.T, url string, header ...string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// appFor assembles the server as newApp does for vars.
+func appFor(t *testing.T, vars map[string]string) (*app, error) {
+	t.Helper()
+	cfg, err := loadConfig(nil, env(vars), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		t.Cleanup(a.Close)
+	}
+	return a, err
+}
+
 func TestReadinessFollowsTheUpstream(t *testing.T) {
 	t.Run("demo mode is ready", func(t *testing.T) {
 		srv := demoApp(t)
@@ -48,15 +60,10 @@ func TestReadinessFollowsTheUpstream(t *testing.T) {
 		}
 		addr := l.Addr().String()
 		l.Close()
-		cfg, err := loadConfig(nil, env(map[string]string{"COGNIGY_API_URL": "http://" + addr + "/new"}), io.Discard)
+		a, err := appFor(t, map[string]string{"COGNIGY_API_URL": "http://" + addr + "/new"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
 		srv := httptest.NewServer(a.handler)
 		defer srv.Close()
 		resp, body := get(t, srv.URL+"/readyz")
@@ -85,30 +92,9 @@ func TestRequestIDsAreEchoedAndSane(t *testing.T) {
 // traffic, request ids on every log line of a request, and the
 // -healthcheck probe, both while it serves and after it stopped.
 func TestARunningServerIsOperable(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, nil, env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}), &logs, io.Discard)
-	}()
-	re := regexp.MustCompile(`"playground":"http://(127\.0\.0\.1:\d+)/"`)
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			addr = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("run exited early with %d: %s", code, logs.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no address logged: %s", logs.String())
-	}
-	base := "http://" + addr
+	base, logs, stop := startRun(t, map[string]string{})
+	addr := strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/")
+	base = strings.TrimSuffix(base, "/")
 
 	probe := func() int {
 		return run(t.Context(), []string{"-healthcheck"}, env(map[string]string{"LISTEN_ADDR": addr}), io.Discard, io.Discard)
@@ -143,12 +129,7 @@ func TestARunningServerIsOperable(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancellation")
-	}
+	stop()
 	if code := probe(); code != 1 {
 		t.Fatalf("-healthcheck of a stopped server exited %d", code)
 	}
@@ -181,43 +162,17 @@ func TestTheServerExportsSpansWhenOTLPIsConfigured(t *testing.T) {
 		}
 	}))
 	defer collector.Close()
-	vars := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}
+	vars := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL) // the exporter reads it itself
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs lockedBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, env(vars), &logs, io.Discard) }()
-	re := regexp.MustCompile(`"playground":"(http://127\.0\.0\.1:\d+)/"`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			base = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("run exited early with %d: %s", code, logs.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if base == "" {
-		t.Fatalf("no address logged: %s", logs.String())
-	}
-	resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ users(first: 1) { totalCount } }"}`))
+	base, logs, stop := startRun(t, vars)
+	resp, err := http.Post(base+"graphql", "application/json", strings.NewReader(`{"query":"{ users(first: 1) { totalCount } }"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	cancel() // shutting down flushes the spans
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return")
+	if code := stop(); code != 0 { // shutting down flushes the spans
+		t.Fatalf("exit %d: %s", code, logs.String())
 	}
 	if spans.Load() == 0 {
 		t.Fatalf("no spans reached the collector: %s", logs.String())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,15 +22,10 @@ func TestTwoServersWithOneRedisShareTheirCache(t *testing.T) {
 	vars := map[string]string{"COGNIGY_API_URL": fake.URL, "COGNIGY_API_KEY": "k", "REDIS_URL": url, "CACHE_TTL": "1m"}
 	var servers []*httptest.Server
 	for range 2 {
-		cfg, err := loadConfig(nil, env(vars), io.Discard)
+		a, err := appFor(t, vars)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
 		srv := httptest.NewServer(a.handler)
 		defer srv.Close()
 		servers = append(servers, srv)
@@ -62,11 +56,7 @@ func TestRedisSettingsFailClearlyAndQuietly(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg, err := loadConfig(nil, env(map[string]string{"REDIS_URL": "redis://:s3cret-pass@" + addr + "/0"}), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err = appFor(t, map[string]string{"REDIS_URL": "redis://:s3cret-pass@" + addr + "/0"})
 	if err == nil || !strings.HasPrefix(err.Error(), "REDIS_URL: ") || strings.Contains(err.Error(), "s3cret-pass") {
 		t.Fatalf("a dead Redis: %v", err)
 	}
