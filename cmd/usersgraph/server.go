@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/graph/loaders"
+	"github.com/usersgraph/usersgraph/playground"
 	"github.com/usersgraph/usersgraph/redisstore"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -118,10 +118,10 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		PersistedQueries:     apq,
 	})
 
-	var pgOpts []playground.GraphiqlConfigOption
-	if a.demo == nil {
-		// A field to paste the caller's key into; demo mode needs none.
-		pgOpts = append(pgOpts, playground.WithGraphiqlUiHeaders(map[string]string{restclient.HeaderAPIKey: ""}))
+	// A field to paste the caller's key into; filled in demo mode.
+	pgHeaders := map[string]string{restclient.HeaderAPIKey: ""}
+	if a.demo != nil {
+		pgHeaders[restclient.HeaderAPIKey] = demoKey
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", cors.New(cors.Options{
@@ -130,7 +130,9 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		AllowedHeaders: []string{"Content-Type", "Accept", restclient.HeaderAPIKey, restclient.HeaderAuthorization, restclient.HeaderCXone},
 		MaxAge:         600,
 	}).Handler(gql))
-	mux.Handle("GET /{$}", playground.Handler("usersgraph", "/graphql", pgOpts...))
+	pg := playground.Handler(playground.Config{Title: "usersgraph", Endpoint: "/graphql", Headers: pgHeaders})
+	mux.Handle("GET /{$}", pg)
+	mux.Handle("GET /"+playground.AssetsPath, pg)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
