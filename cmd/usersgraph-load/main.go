@@ -24,11 +24,12 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/usersgraph/usersgraph/internal/loadkit"
 )
 
 // Limits that keep every run bounded.
@@ -61,35 +62,16 @@ type options struct {
 	queryOrigin     string // where the query came from, for the report
 	withCreators    bool
 	upstreamLatency time.Duration
-	facadeEnv       envList
+	facadeEnv       loadkit.EnvFlag
 	json            bool
 }
 
 // errUsage is returned for -h; run exits 0 after the usage was printed.
 var errUsage = errors.New("usage requested")
 
-// envList is a repeatable KEY=VALUE flag; a later KEY replaces an earlier one.
-type envList []string
-
 // reservedEnv are set by this tool and may not be overridden: they point the
 // facade at the counted fake and at the port being driven.
 var reservedEnv = map[string]bool{"COGNIGY_API_URL": true, "COGNIGY_API_KEY": true, "LISTEN_ADDR": true}
-
-var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func (e *envList) String() string { return strings.Join(*e, " ") }
-
-func (e *envList) Set(v string) error {
-	k, _, ok := strings.Cut(v, "=")
-	if !ok || !envKey.MatchString(k) {
-		return fmt.Errorf("want KEY=VALUE, got %q", v)
-	}
-	if reservedEnv[k] {
-		return fmt.Errorf("%s is set by this tool", k)
-	}
-	*e = append(*e, v)
-	return nil
-}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("usersgraph-load", flag.ContinueOnError)
@@ -101,7 +83,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			"-url it builds and starts the facade itself, on an in-process upstream fake.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	var o options
+	o := options{facadeEnv: loadkit.EnvFlag{Reserved: reservedEnv, Owner: "this tool"}}
 	var queryFile string
 	fs.IntVar(&o.clients, "c", 64, fmt.Sprintf("concurrent clients (1 to %d)", maxClients))
 	fs.DurationVar(&o.duration, "d", 60*time.Second, "measured duration, after the warmup (1s to 1h)")
@@ -172,7 +154,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, nil
 	}
-	if o.upstreamLatency != 0 || len(o.facadeEnv) > 0 {
+	if o.upstreamLatency != 0 || len(o.facadeEnv.Values) > 0 {
 		return o, errors.New("-upstream-latency and -facade-env apply only to the facade this tool starts, not with -url")
 	}
 	if err := checkLoopbackURL(o.url); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usersgraph/usersgraph/internal/loadkit"
 )
 
 // TestLoadAgainstStartedFacade builds the facade, starts it on the in-process
@@ -88,7 +90,7 @@ func TestInvalidFlagsExit2(t *testing.T) {
 }
 
 func TestUnreachableURLFailsAtOnce(t *testing.T) {
-	addr, err := freeLoopbackAddr()
+	addr, err := loadkit.FreeLoopbackAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,27 +102,12 @@ func TestUnreachableURLFailsAtOnce(t *testing.T) {
 	}
 }
 
-func TestPercentileIsNearestRank(t *testing.T) {
-	var sorted []time.Duration
-	for i := 1; i <= 100; i++ {
-		sorted = append(sorted, time.Duration(i))
-	}
-	for p, want := range map[float64]time.Duration{50: 50, 90: 90, 99: 99, 100: 100, 0.5: 1} {
-		if got := percentile(sorted, p); got != want {
-			t.Errorf("p%v = %d, want %d", p, got, want)
-		}
-	}
-	if got := percentile([]time.Duration{7}, 99); got != 7 {
-		t.Errorf("p99 of one = %d", got)
-	}
-}
-
 func TestErrorsAreCountedByCode(t *testing.T) {
 	s := &summary{ErrorsByCode: map[string]int{}, MeasuredSeconds: 1}
-	s.merge([]clientResult{
-		{latencies: []time.Duration{1, 2}, failed: 1, codes: map[string]int{"RATE_LIMITED": 2}},
-		{latencies: []time.Duration{3}, failed: 1, codes: map[string]int{"HTTP 502": 1, "RATE_LIMITED": 1}},
-	})
+	s.apply(loadkit.Merge([]loadkit.ClientResult{
+		{Latencies: []time.Duration{1, 2}, Failed: 1, Codes: map[string]int{"RATE_LIMITED": 2}},
+		{Latencies: []time.Duration{3}, Failed: 1, Codes: map[string]int{"HTTP 502": 1, "RATE_LIMITED": 1}},
+	}))
 	if s.Requests != 3 || s.Errors != 2 || s.ErrorsByCode["RATE_LIMITED"] != 3 || s.ErrorsByCode["HTTP 502"] != 1 {
 		t.Fatalf("got %d requests, %d errors, %v", s.Requests, s.Errors, s.ErrorsByCode)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/usersgraph/usersgraph/internal/loadkit"
 )
 
 // summary is the result of one run; its JSON form is what -json prints.
@@ -59,7 +61,7 @@ type upstreamStats struct {
 	List        int     `json:"list"`
 	Get         int     `json:"get"`
 	PerRequest  float64 `json:"perRequest"`
-	Approximate bool    `json:"approximate"` // see trimCalls
+	Approximate bool    `json:"approximate"` // see loadkit.UpstreamCounter
 }
 
 type rssStats struct {
@@ -100,7 +102,7 @@ func writeReport(w io.Writer, s *summary) {
 	line("requests", "%d", s.Requests)
 	line("requests/s", "%.1f", s.RequestsPerSecond)
 	l := s.LatencyMs
-	line("latency", "p50 %s   p90 %s   p99 %s   max %s   (mean %s)", fmtMs(l.P50), fmtMs(l.P90), fmtMs(l.P99), fmtMs(l.Max), fmtMs(l.Mean))
+	line("latency", "p50 %s   p90 %s   p99 %s   max %s   (mean %s)", loadkit.FmtMs(l.P50), loadkit.FmtMs(l.P90), loadkit.FmtMs(l.P99), loadkit.FmtMs(l.Max), loadkit.FmtMs(l.Mean))
 	if s.Errors == 0 {
 		line("errors", "0")
 	} else {
@@ -184,15 +186,5 @@ func shorten(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-func fmtMs(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0fms", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1fms", v)
-	}
-	return fmt.Sprintf("%.2fms", v)
-}
 
 func secs(v float64) string { return fmt.Sprintf("%gs", v) }
