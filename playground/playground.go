@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -92,7 +93,7 @@ func Handler(cfg Config) http.Handler {
 	page := []byte(strings.NewReplacer(titleMarker, html.EscapeString(cfg.Title), configMarker, string(conf)).Replace(tmpl))
 	return &handler{
 		assets: a,
-		index:  &file{name: "index.html", data: page, etag: etagOf(page)},
+		index:  &file{name: "index.html", data: page, size: int64(len(page))},
 		csp:    contentSecurityPolicy(cfg.Endpoint),
 	}
 }
@@ -135,23 +136,35 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		hd.Set("Cache-Control", "no-cache")
 	}
-	data, etag := f.data, f.etag
-	if len(f.data) >= 1024 && compressible(f.name) {
-		hd.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			if gz := f.gzipped(); len(gz) < len(f.data) {
-				data, etag = gz, strings.TrimSuffix(f.etag, `"`)+`-gzip"`
-				hd.Set("Content-Encoding", "gzip")
+	var body io.ReadSeeker
+	etag := f.etagOf()
+	if f.size >= 1024 {
+		if compressible(f.name) {
+			hd.Add("Vary", "Accept-Encoding")
+			if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+				if gz := f.gzipped(); gz != nil {
+					body, etag = bytes.NewReader(gz), strings.TrimSuffix(etag, `"`)+`-gzip"`
+					hd.Set("Content-Encoding", "gzip")
+				}
 			}
 		}
 	}
+	if body == nil {
+		rs, closeFile, err := f.open()
+		if err != nil {
+			http.Error(w, "playground asset unreadable", http.StatusInternalServerError)
+			return
+		}
+		defer closeFile()
+		body = rs
+	}
 	hd.Set("ETag", etag)
 	// ServeContent answers If-None-Match (304), ranges and HEAD.
-	http.ServeContent(w, r, f.name, time.Time{}, bytes.NewReader(data))
+	http.ServeContent(w, r, f.name, time.Time{}, body)
 }
 
 // hashedName matches the content-hashed names that build.mjs gives assets.
-var hashedName = regexp.MustCompile(`-[A-Z0-9]{8}\.[a-z0-9]+$`)
+var hashedName = regexp.MustCompile(`-([A-Z0-9]{8})\.[a-z0-9]+$`)
 
 // contentSecurityPolicy lets the page load only from this server (data: URLs
 // for the fonts inside the CSS) and talk only to it and the endpoint.
@@ -175,22 +188,74 @@ func contentSecurityPolicy(endpoint string) string {
 	}, "; ")
 }
 
+// file is the page (data, filled in at start) or an embedded asset (path),
+// served straight from the binary's read-only data: nothing is copied to
+// the heap until a browser asks for the gzipped form. The server's memory
+// thus does not grow by the playground's 7 MB unless it is used.
 type file struct {
 	name string
-	data []byte
-	etag string
+	data []byte // the page; nil for an asset
+	path string // the asset's path in dist
+	size int64
+
+	etagOnce sync.Once
+	etag     string
 
 	gzOnce sync.Once
 	gz     []byte
 }
 
-// gzipped is the file compressed once, when first asked for.
+// open reads the file from the start.
+func (f *file) open() (io.ReadSeeker, func(), error) {
+	if f.data != nil {
+		return bytes.NewReader(f.data), func() {}, nil
+	}
+	af, err := dist.Open(f.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, ok := af.(io.ReadSeeker)
+	if !ok { // embed.FS files always seek
+		af.Close()
+		return nil, nil, fmt.Errorf("playground: %s cannot seek", f.path)
+	}
+	return rs, func() { af.Close() }, nil
+}
+
+// etagOf is a hash of the content. An asset whose name carries its content
+// hash (build.mjs names them so) uses that; others are hashed when first
+// served.
+func (f *file) etagOf() string {
+	f.etagOnce.Do(func() {
+		if f.data == nil {
+			if m := hashedName.FindStringSubmatch(f.name); m != nil {
+				f.etag = `"` + m[1] + `"`
+				return
+			}
+		}
+		h := sha256.New()
+		if rs, closeFile, err := f.open(); err == nil {
+			_, _ = io.Copy(h, rs)
+			closeFile()
+		}
+		f.etag = `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	})
+	return f.etag
+}
+
+// gzipped is the file compressed once, when first asked for; nil when
+// compression does not make it smaller.
 func (f *file) gzipped() []byte {
 	f.gzOnce.Do(func() {
+		rs, closeFile, err := f.open()
+		if err != nil {
+			return
+		}
+		defer closeFile()
 		var b bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
-		_, _ = zw.Write(f.data)
-		if zw.Close() == nil {
+		n, err := io.Copy(zw, rs)
+		if err == nil && zw.Close() == nil && int64(b.Len()) < n {
 			f.gz = b.Bytes()
 		}
 	})
@@ -202,8 +267,12 @@ type assets struct {
 	files map[string]*file // dist/assets/, by name
 }
 
-// loadAssets reads the embedded files once per process.
-var loadAssets = sync.OnceValue(func() *assets {
+// loadAssets lists the embedded files once per process.
+var loadAssets = sync.OnceValue(listAssets)
+
+// listAssets lists the embedded files; their contents stay where go:embed
+// put them.
+func listAssets() *assets {
 	a := &assets{files: map[string]*file{}}
 	var err error
 	if a.index, err = dist.ReadFile("dist/index.html"); err != nil {
@@ -217,18 +286,13 @@ var loadAssets = sync.OnceValue(func() *assets {
 		if e.IsDir() {
 			continue
 		}
-		data, err := dist.ReadFile(path.Join("dist", AssetsPath, e.Name()))
+		info, err := e.Info()
 		if err != nil {
 			panic(fmt.Sprintf("playground: %v", err))
 		}
-		a.files[e.Name()] = &file{name: e.Name(), data: data, etag: etagOf(data)}
+		a.files[e.Name()] = &file{name: e.Name(), path: path.Join("dist", AssetsPath, e.Name()), size: info.Size()}
 	}
 	return a
-})
-
-func etagOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
 // contentType does not depend on the machine's MIME tables.
