@@ -57,6 +57,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		code, msg, ext := classify(err)
 		switch {
+		case callerHungUp(ctx, err):
+			// Nothing failed, and no one will read the answer.
+			logger.DebugContext(ctx, "caller hung up", "path", gerr.Path.String(), "err", err)
 		case code == CodeInternal:
 			logger.ErrorContext(ctx, "resolver failed", "path", gerr.Path.String(), "err", err)
 		case ext["upstreamStatus"] != nil:
@@ -126,6 +129,13 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeUpstreamUnavailable, msgOutOfTime, nil
 	}
 	return CodeInternal, "internal server error", nil
+}
+
+// callerHungUp reports whether err is the caller's own cancellation: it
+// wraps context.Canceled and the request's context was canceled, not timed
+// out. Such an error is no failure, of Cognigy or of this server.
+func callerHungUp(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }
 
 // classifyStatus maps an upstream error status onto a code.

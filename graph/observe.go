@@ -11,8 +11,9 @@ type Operation struct {
 	// anonymous or when the request never got that far. Clients choose
 	// it: an observer that makes labels of it must bound their number.
 	Name string
-	// Outcome is "ok", "canceled" (the caller left, nothing was written),
-	// or the extensions.code of the answer's first error.
+	// Outcome is "ok", "canceled" (the caller hung up before its answer,
+	// which was not written: not a failure), or the extensions.code of the
+	// answer's first error.
 	Outcome string
 	Elapsed time.Duration
 }

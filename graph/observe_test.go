@@ -29,6 +29,13 @@ func (r *opRecorder) LoaderBatch(n int) {
 	r.batches = append(r.batches, n)
 }
 
+// operations returns a copy of what was observed so far.
+func (r *opRecorder) operations() []graph.Operation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]graph.Operation(nil), r.ops...)
+}
+
 func (r *opRecorder) last() graph.Operation {
 	r.mu.Lock()
 	defer r.mu.Unlock()

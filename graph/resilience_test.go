@@ -1,8 +1,10 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -190,5 +192,62 @@ func TestADeadlineThatPassesBeforeExecutionIsAnsweredNotDropped(t *testing.T) {
 	}
 	if n := e.fake.TotalCalls(); n != 0 {
 		t.Fatalf("%d upstream calls after the deadline", n)
+	}
+}
+
+func TestACallerWhoHangsUpIsNotAnUpstreamFailure(t *testing.T) {
+	cases := []struct {
+		name        string
+		deadline    time.Duration // the facade's request timeout; 0: the caller hangs up instead
+		wantOutcome string
+		wantWarning bool
+	}{
+		{"a caller who hangs up while Cognigy hangs is counted as canceled, without a warning", 0, "canceled", false},
+		{"a deadline that passes while Cognigy hangs is still an upstream failure, with a warning", 200 * time.Millisecond, graph.CodeUpstreamUnavailable, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &opRecorder{}
+			e := setup(t, withConfig(func(c *graph.Config) { c.Observer, c.RequestTimeout = rec, tc.deadline }))
+			e.fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Hang: true})
+
+			ctx, hangUp := context.WithCancel(t.Context())
+			defer hangUp()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL,
+				strings.NewReader(`{"query":"query Page { users(first: 3) { totalCount } }"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(apiKey.name, apiKey.value)
+			sent := make(chan error, 1)
+			go func() {
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				sent <- err
+			}()
+			if tc.deadline == 0 {
+				eventually(t, "Cognigy receives the call", func() bool { return e.fake.TotalCalls() > 0 })
+				hangUp()
+			}
+			if err := <-sent; (err != nil) != (tc.deadline == 0) {
+				t.Fatalf("the client's request ended with %v", err)
+			}
+
+			eventually(t, "the operation is observed", func() bool { return len(rec.operations()) > 0 })
+			if ops := rec.operations(); len(ops) != 1 || ops[0].Name != "Page" || ops[0].Outcome != tc.wantOutcome {
+				t.Fatalf("observed %+v, want one Page with outcome %s", ops, tc.wantOutcome)
+			}
+			logs := e.logs.String()
+			if warned := strings.Contains(logs, `"level":"WARN"`); warned != tc.wantWarning {
+				t.Fatalf("warned %t, want %t; logs:\n%s", warned, tc.wantWarning, logs)
+			}
+			if strings.Contains(logs, `"level":"ERROR"`) {
+				t.Fatalf("an error was logged:\n%s", logs)
+			}
+		})
 	}
 }

@@ -201,6 +201,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// eventually polls cond until it holds, failing after a bound: for what
+// happens after the client has its answer (an observer's call, a flight
+// ending in the background), which offers no event to wait on.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened", what)
+		}
+	}
+}
+
 // lastRequest is the fake's most recent request.
 func (e *env) lastRequest(t *testing.T) restclienttest.Request {
 	t.Helper()

@@ -121,24 +121,26 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
-	if resp == nil {
-		// The executor answers nothing once the request's context is done:
-		// either the caller has gone, and there is no one to write to, or
-		// the deadline passed before execution began.
-		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return answer{media: media, operation: name}
-		}
+	switch {
+	case resp == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The executor answers nothing once the request's context is
+		// done; here the deadline passed before execution began.
 		resp = &graphql.Response{Errors: gqlerror.List{{
 			Message:    msgOutOfTime,
 			Extensions: map[string]any{"code": CodeUpstreamUnavailable},
 		}}}
+	case resp == nil, len(resp.Errors) > 0 && errors.Is(ctx.Err(), context.Canceled):
+		// The caller hung up, before execution or while it waited on
+		// Cognigy: there is no one to write to, and the errors are the
+		// cancellation's echo, not failures.
+		return answer{media: media, operation: name}
 	}
 	return answer{media: media, status: http.StatusOK, resp: resp, operation: name}
 }
 
-// outcome sums an answer up for metrics: "ok", "canceled" when nothing was
-// written, or the code of its first error (a bounded set: this server's
-// codes and gqlgen's).
+// outcome sums an answer up for metrics: "ok", "canceled" when the caller
+// hung up and nothing was written, or the code of its first error (a
+// bounded set: this server's codes and gqlgen's).
 func outcome(a answer) string {
 	switch {
 	case a.resp == nil:

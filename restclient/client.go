@@ -211,7 +211,7 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 	}
 	httpResp, err := c.doer.Do(req)
 	if err != nil {
-		return nil, nil, &TransportError{Err: withoutURL(err)}
+		return nil, nil, transportError(ctx, err)
 	}
 	defer httpResp.Body.Close()
 	resp := &Response{StatusCode: httpResp.StatusCode, Header: httpResp.Header}
@@ -230,7 +230,7 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 	}
 	body, err := io.ReadAll(io.LimitReader(httpResp.Body, c.maxBytes+1))
 	if err != nil {
-		return nil, resp, &TransportError{Err: withoutURL(err)}
+		return nil, resp, transportError(ctx, err)
 	}
 	if int64(len(body)) > c.maxBytes {
 		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
@@ -243,6 +243,21 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 		resp.raw = body
 	}
 	return v, resp, nil
+}
+
+// transportError is the error of a request that got no complete answer.
+// When its context ended first, why it ended (context.Canceled: every
+// caller hung up; context.DeadlineExceeded: time ran out) is the cause,
+// however the transport worded it, so that the breaker and the observer
+// can tell a caller's cancellation, which says nothing of the upstream,
+// from a timeout, which does.
+func transportError(ctx context.Context, err error) *TransportError {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); !errors.Is(err, cause) {
+			err = cause
+		}
+	}
+	return &TransportError{Err: withoutURL(err)}
 }
 
 // withoutURL drops *url.Error's wrapping, whose message repeats the URL.

@@ -20,10 +20,13 @@ const (
 
 // Attempt is one request sent upstream, as an Observer sees it.
 type Attempt struct {
-	Route   string // RouteList or RouteByID
-	Number  int    // 1 for the first try, 2 for the first retry, ...
-	Status  int    // the HTTP status; 0 when no answer was read
-	Err     error  // nil on success; an *ErrorResponse keeps the upstream's TraceID
+	Route  string // RouteList or RouteByID
+	Number int    // 1 for the first try, 2 for the first retry, ...
+	Status int    // the HTTP status; 0 when no answer was read
+	// Err is nil on success; an *ErrorResponse keeps the upstream's
+	// TraceID. It wraps context.Canceled when the attempt was cut short
+	// because every caller hung up: not a failure of the upstream.
+	Err     error
 	Elapsed time.Duration
 }
 

@@ -52,6 +52,13 @@ func (r *recorder) BreakerChanged(s restclient.BreakerState) {
 	r.states = append(r.states, s)
 }
 
+// seen returns a copy of the attempts observed so far.
+func (r *recorder) seen() []restclient.Attempt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]restclient.Attempt(nil), r.attempts...)
+}
+
 func (r *recorder) attemptsSeen() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

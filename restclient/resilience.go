@@ -47,7 +47,8 @@ func WithRetry(p RetryPolicy) Option {
 // WithCircuitBreaker stops calling an upstream that failed `failures`
 // attempts in a row (connection failures, timeouts, 5xx, unreadable
 // bodies): calls then fail at once with ErrCircuitOpen for cooldown, after
-// which one probe decides whether it closes again.
+// which one probe decides whether it closes again. An attempt cut short
+// because every caller hung up (context.Canceled) counts neither way.
 func WithCircuitBreaker(failures int, cooldown time.Duration) Option {
 	return func(c *Client) {
 		if failures <= 0 {
@@ -74,8 +75,9 @@ func WithCircuitBreaker(failures int, cooldown time.Duration) Option {
 }
 
 // WithConcurrencyLimit bounds the requests in flight to the upstream at
-// once; a call that gets no slot before its context ends fails with a
-// *LimitError.
+// once; a call that gets no slot before its deadline fails with a
+// *LimitError (one whose callers all hung up first, with a *TransportError
+// wrapping context.Canceled).
 func WithConcurrencyLimit(n int) Option {
 	return func(c *Client) {
 		if n > 0 {
@@ -185,7 +187,7 @@ type flight struct {
 	done    chan struct{}
 	r       result
 	waiters int
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 }
 
 // coalesce runs fn once for concurrent callers with the same key. The call
@@ -201,7 +203,7 @@ func (c *Client) coalesce(ctx context.Context, key string, fn func(context.Conte
 		c.flights[key] = f
 		go func() {
 			f.r = fn(fctx)
-			cancel()
+			cancel(nil)
 			c.flightsMu.Lock()
 			if c.flights[key] == f {
 				delete(c.flights, key)
@@ -222,7 +224,9 @@ func (c *Client) coalesce(ctx context.Context, key string, fn func(context.Conte
 	case <-ctx.Done():
 		c.flightsMu.Lock()
 		if f.waiters--; f.waiters == 0 {
-			f.cancel()
+			// Why the last caller left is why the flight ends: a
+			// deadline stays a timeout, a hang-up a cancellation.
+			f.cancel(ctx.Err())
 			if c.flights[key] == f {
 				delete(c.flights, key) // later callers start afresh
 			}
@@ -232,13 +236,19 @@ func (c *Client) coalesce(ctx context.Context, key string, fn func(context.Conte
 	}
 }
 
-// detached keeps ctx's values and deadline but not its cancellation.
-func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(d, dl)
+// detached keeps ctx's values and deadline but not its cancellation; the
+// cause given to its cancel function is the flight's context.Cause.
+func detached(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	d, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return d, cancel
 	}
-	return context.WithCancel(d)
+	d, stop := context.WithDeadline(d, dl)
+	return d, func(cause error) {
+		cancel(cause)
+		stop()
+	}
 }
 
 // requestKey identifies a request: a keyed hash of the credential, so that
@@ -331,7 +341,7 @@ func (c *Client) acquire(ctx context.Context) error {
 			case <-ctx.Done():
 				t.Stop()
 				res.Cancel()
-				return &LimitError{RetryAfter: d}
+				return waitEnded(ctx, d)
 			case <-t.C:
 			}
 		}
@@ -340,10 +350,20 @@ func (c *Client) acquire(ctx context.Context) error {
 		select {
 		case c.slots <- struct{}{}:
 		case <-ctx.Done():
-			return &LimitError{RetryAfter: time.Second}
+			return waitEnded(ctx, time.Second)
 		}
 	}
 	return nil
+}
+
+// waitEnded is the error of a wait for the client's limits that its context
+// cut short: a *LimitError when time ran out, but a *TransportError wrapping
+// context.Canceled when every caller hung up, since no limit was reached.
+func waitEnded(ctx context.Context, retryAfter time.Duration) error {
+	if cause := context.Cause(ctx); errors.Is(cause, context.Canceled) {
+		return &TransportError{Err: cause}
+	}
+	return &LimitError{RetryAfter: retryAfter}
 }
 
 func (c *Client) release() {

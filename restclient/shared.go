@@ -98,7 +98,7 @@ func (c *Client) takeShared(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return &LimitError{RetryAfter: wait}
+			return waitEnded(ctx, wait)
 		case <-t.C:
 		}
 	}

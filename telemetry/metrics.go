@@ -57,7 +57,7 @@ func New() *Metrics {
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "usersgraph_graphql_requests_total",
-			Help: "GraphQL requests by operation name and outcome (ok, canceled, or the first error's code).",
+			Help: "GraphQL requests by operation name and outcome (ok, canceled when the caller hung up, or the first error's code).",
 		}, []string{"operation", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "usersgraph_graphql_request_duration_seconds",
@@ -70,7 +70,7 @@ func New() *Metrics {
 		}),
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "usersgraph_upstream_requests_total",
-			Help: "Requests to Cognigy by route (list, byid), status (the HTTP status, or circuit_open, rate_limited, transport_error, invalid_body) and attempt (1 is the first try).",
+			Help: "Requests to Cognigy by route (list, byid), status (the HTTP status, or canceled, circuit_open, rate_limited, transport_error, invalid_body) and attempt (1 is the first try).",
 		}, []string{"route", "status", "attempt"}),
 		upstreamTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "usersgraph_upstream_request_duration_seconds",
@@ -213,6 +213,9 @@ func statusLabel(a restclient.Attempt) string {
 	var te *restclient.TransportError
 	var de *restclient.DecodeError
 	switch {
+	case errors.Is(a.Err, context.Canceled):
+		// Every caller hung up: the upstream did nothing wrong.
+		return "canceled"
 	case errors.Is(a.Err, restclient.ErrCircuitOpen):
 		return "circuit_open"
 	case errors.As(a.Err, &le):

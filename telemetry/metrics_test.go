@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -106,6 +107,32 @@ func TestMetricsCountWhatTheServerDid(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("scraped:\n%s", grepUsersgraph(got))
+	}
+}
+
+func TestUpstreamAttemptsAreLabelledByHowTheyEnded(t *testing.T) {
+	cases := []struct {
+		name string
+		a    restclient.Attempt
+		want string
+	}{
+		{"an answer is labelled with its status", restclient.Attempt{Status: 404, Err: &restclient.ErrorResponse{StatusCode: 404}}, "404"},
+		{"a caller who hung up is canceled, not a transport error", restclient.Attempt{Err: &restclient.TransportError{Err: context.Canceled}}, "canceled"},
+		{"a deadline that passed is a transport error", restclient.Attempt{Err: &restclient.TransportError{Err: context.DeadlineExceeded}}, "transport_error"},
+		{"a refusal by the client's own limits is rate_limited", restclient.Attempt{Err: &restclient.LimitError{RetryAfter: time.Second}}, "rate_limited"},
+		{"a refusal by the open breaker is circuit_open", restclient.Attempt{Err: restclient.ErrCircuitOpen}, "circuit_open"},
+		{"an unreadable body is invalid_body", restclient.Attempt{Status: 200, Err: &restclient.DecodeError{StatusCode: 200, Err: restclient.ErrResponseTooLarge}}, "invalid_body"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := telemetry.New()
+			tc.a.Route, tc.a.Number = restclient.RouteList, 1
+			m.Attempted(t.Context(), tc.a)
+			want := `usersgraph_upstream_requests_total{attempt="1",route="list",status="` + tc.want + `"} 1`
+			if got := scrape(t, m); !strings.Contains(got, want) {
+				t.Fatalf("the metrics lack %s:\n%s", want, grepUsersgraph(got))
+			}
+		})
 	}
 }
 
