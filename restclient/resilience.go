@@ -139,6 +139,9 @@ type result struct {
 	v    any
 	resp *Response
 	err  error
+	// fetched is when the upstream gave the answer (by this replica or,
+	// through the shared cache, another one).
+	fetched time.Time
 }
 
 // fetch runs a GET through the cache, the coalescing of identical
@@ -153,6 +156,14 @@ func fetch[T any](ctx context.Context, c *Client, route, u string, decode func([
 }
 
 func (c *Client) call(ctx context.Context, route, u string, decode func([]byte) (any, error)) result {
+	r := c.lookup(ctx, route, u, decode)
+	if note, ok := ctx.Value(dataNoteKey{}).(func(time.Time)); ok && cacheable(r.err) && !r.fetched.IsZero() {
+		note(r.fetched)
+	}
+	return r
+}
+
+func (c *Client) lookup(ctx context.Context, route, u string, decode func([]byte) (any, error)) result {
 	key := c.requestKey(ctx, u)
 	if c.cache != nil {
 		e, ok := c.cache.Get(key)
@@ -169,16 +180,30 @@ func (c *Client) call(ctx context.Context, route, u string, decode func([]byte) 
 		r, ok := c.sharedGet(fctx, key, decode)
 		if !ok {
 			r = c.attempts(fctx, route, u, decode)
+			r.fetched = c.now()
 			c.sharedSet(fctx, key, r)
 		}
 		if r.resp != nil {
 			r.resp.raw = nil // kept only to be shared
 		}
+		// An answer is served for the TTL from when the upstream gave it,
+		// however many caches it passed through.
 		if c.cache != nil && cacheable(r.err) {
-			c.cache.Add(key, cacheEntry{r: r, expires: c.now().Add(c.cacheTTL)})
+			c.cache.Add(key, cacheEntry{r: r, expires: r.fetched.Add(c.cacheTTL)})
 		}
 		return r
 	})
+}
+
+type dataNoteKey struct{}
+
+// WithDataNotes returns a context in which every answer the client gives
+// (from the upstream, a cache, or a call shared with other callers) is
+// reported to note with the time the upstream gave it. A cache of whole
+// responses uses it to serve nothing older than the data's TTL. note is
+// called concurrently by concurrent lookups.
+func WithDataNotes(ctx context.Context, note func(fetched time.Time)) context.Context {
+	return context.WithValue(ctx, dataNoteKey{}, note)
 }
 
 // flight is one upstream call shared by every caller that asked for the

@@ -1,6 +1,7 @@
 package restclient
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -45,29 +46,43 @@ func WithSharedRateLimit(l SharedRateLimit) Option {
 	return func(c *Client) { c.sharedLimit = l }
 }
 
+// A shared entry is the status (three digits), "t", when the upstream gave
+// the answer (Unix milliseconds), a newline, then the body as received.
+
 // sharedGet decodes an answer kept in the shared cache.
 func (c *Client) sharedGet(ctx context.Context, key string, decode func([]byte) (any, error)) (result, bool) {
 	if c.shared == nil || c.cacheTTL <= 0 {
 		return result{}, false
 	}
 	b, ok, err := c.shared.Get(ctx, key)
-	if err != nil || !ok || len(b) < 3 {
-		return result{}, false
+	if err != nil || !ok || len(b) < 5 || b[3] != 't' {
+		return result{}, false // absent, or written by another version: ask the upstream
 	}
 	status, err := strconv.Atoi(string(b[:3]))
 	if err != nil {
 		return result{}, false
 	}
-	body := b[3:]
+	stamp, body, ok := bytes.Cut(b[4:], []byte{'\n'})
+	if !ok {
+		return result{}, false
+	}
+	ms, err := strconv.ParseInt(string(stamp), 10, 64)
+	if err != nil {
+		return result{}, false
+	}
+	fetched := time.UnixMilli(ms)
+	if !c.now().Before(fetched.Add(c.cacheTTL)) {
+		return result{}, false // the store's own expiry lags; the data is too old
+	}
 	resp := &Response{StatusCode: status, Header: http.Header{}}
 	if status == http.StatusNotFound {
-		return result{resp: resp, err: newErrorResponse(status, resp.Header, body, c.now())}, true
+		return result{resp: resp, err: newErrorResponse(status, resp.Header, body, c.now()), fetched: fetched}, true
 	}
 	v, err := decode(body)
 	if err != nil {
-		return result{}, false // written by another version, say: ask the upstream
+		return result{}, false
 	}
-	return result{v: v, resp: resp}, true
+	return result{v: v, resp: resp, fetched: fetched}, true
 }
 
 // sharedSet keeps a cacheable answer in the shared cache.
@@ -75,11 +90,14 @@ func (c *Client) sharedSet(ctx context.Context, key string, r result) {
 	if c.shared == nil || c.cacheTTL <= 0 || r.resp == nil || r.resp.raw == nil || !cacheable(r.err) {
 		return
 	}
-	v := make([]byte, 0, 3+len(r.resp.raw))
+	v := make([]byte, 0, 20+len(r.resp.raw))
 	v = strconv.AppendInt(v, int64(r.resp.StatusCode), 10)
 	if len(v) != 3 {
 		return
 	}
+	v = append(v, 't')
+	v = strconv.AppendInt(v, r.fetched.UnixMilli(), 10)
+	v = append(v, '\n')
 	_ = c.shared.Set(ctx, key, append(v, r.resp.raw...), c.cacheTTL)
 }
 

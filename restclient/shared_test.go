@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,5 +88,78 @@ func TestASharedCacheServesOtherReplicasAndFailsOpen(t *testing.T) {
 	fake.ResetCounts()
 	if _, _, err := replica().ListUsers(ctx, restclient.ListUsersOptions{Limit: 3}); err != nil || fake.TotalCalls() != 1 {
 		t.Fatalf("with the shared cache down: %v, %d calls", err, fake.TotalCalls())
+	}
+}
+
+// Every answer reports when the upstream gave it, through the local cache
+// and the shared one, and a replica serves a shared answer only for the
+// TTL counted from then: data is never older than the TTL, however many
+// caches it passed through.
+func TestAnswersCarryWhenTheUpstreamGaveThem(t *testing.T) {
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	shared := &mapCache{m: map[string][]byte{}}
+	hashKey := bytes.Repeat([]byte{7}, 32)
+	const ttl = time.Minute
+	replica := func() *restclient.Client {
+		c, err := restclient.New(fake.URL, restclient.WithCache(ttl, 10), restclient.WithSharedCache(shared, hashKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	list := func(c *restclient.Client) time.Time {
+		t.Helper()
+		var mu sync.Mutex
+		var notes []time.Time
+		ctx := restclient.WithDataNotes(withKey(t.Context(), key), func(at time.Time) {
+			mu.Lock()
+			notes = append(notes, at)
+			mu.Unlock()
+		})
+		if _, _, err := c.ListUsers(ctx, restclient.ListUsersOptions{Limit: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != 1 {
+			t.Fatalf("%d notes for one answer", len(notes))
+		}
+		return notes[0]
+	}
+
+	one := replica()
+	before := time.Now()
+	fetched := list(one)
+	if fetched.Before(before) || fetched.After(time.Now()) {
+		t.Fatalf("fetched %v, not during the call (from %v)", fetched, before)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if again := list(one); !again.Equal(fetched) {
+		t.Fatalf("a local cache hit reported %v, want the original %v", again, fetched)
+	}
+	if other := list(replica()); other.UnixMilli() != fetched.UnixMilli() {
+		t.Fatalf("a shared cache hit reported %v, want the original %v", other, fetched)
+	}
+	if n := fake.TotalCalls(); n != 1 {
+		t.Fatalf("%d upstream calls, want 1", n)
+	}
+
+	// An entry whose data is older than the TTL (the store's own expiry
+	// lagging), and one in a format this version does not write, are
+	// not served.
+	for k, v := range shared.m {
+		_, body, _ := bytes.Cut(v, []byte{'\n'})
+		for _, stale := range [][]byte{
+			append([]byte("200t"+strconv.FormatInt(time.Now().Add(-ttl-time.Second).UnixMilli(), 10)+"\n"), body...),
+			append([]byte("200"), body...),
+		} {
+			shared.m[k] = stale
+			fake.ResetCounts()
+			if got := list(replica()); time.Since(got) > time.Second || fake.TotalCalls() != 1 {
+				t.Fatalf("stale shared entry %.20q: noted %v, %d upstream calls", stale, got, fake.TotalCalls())
+			}
+		}
 	}
 }
