@@ -50,6 +50,15 @@ type Config struct {
 	Observer Observer
 	// Tracer, when set, makes a span per operation and per resolver.
 	Tracer trace.TracerProvider
+	// ResponseCacheTTL keeps complete answers to be served again to the
+	// same caller asking the same, for at most this long after the oldest
+	// upstream data in them was fetched; 0 = no response cache. Use the
+	// upstream client's cache TTL: the answers are then no older than the
+	// data cache alone would make them.
+	ResponseCacheTTL time.Duration
+	// ResponseCacheBytes bounds the response cache;
+	// 0 = DefaultResponseCacheBytes.
+	ResponseCacheBytes int64
 	// PersistedQueries stores automatic persisted queries; nil = an
 	// in-memory LRU of apqCacheSize entries. Replicas share one (Redis).
 	PersistedQueries graphql.Cache[string]
@@ -100,7 +109,8 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apq}})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(Recover(logger))
-	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential, loaders.Middleware(up, lookup, srv)))
+	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential,
+		withResponseCache(cfg.ResponseCacheTTL, cfg.ResponseCacheBytes, maxBody, obs, loaders.Middleware(up, lookup, srv))))
 }
 
 func orDefault(v, def int) int {

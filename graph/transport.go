@@ -54,6 +54,7 @@ func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 	start := time.Now()
 	a := t.answer(w, r, exec)
 	if a.resp != nil {
+		keepAnswer(r.Context(), a)
 		writeResponse(w, a.media, a.status, a.resp)
 	}
 	t.observer.Operation(r.Context(), Operation{Name: a.operation, Outcome: outcome(a), Elapsed: time.Since(start)})
@@ -283,6 +284,16 @@ func persistedQueryMiss(errs gqlerror.List) bool {
 }
 
 func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	if len(resp.Errors) == 0 && resp.Extensions == nil && len(resp.Data) > 0 {
+		// The common answer: the executor's JSON as it is, without
+		// json.Marshal validating and re-escaping all of it again.
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, `{"data":`)
+		_, _ = w.Write(resp.Data)
+		_, _ = io.WriteString(w, "}")
+		return
+	}
 	b, err := json.Marshal(struct {
 		Errors     gqlerror.List   `json:"errors,omitempty"`
 		Data       json.RawMessage `json:"data,omitempty"`
@@ -291,7 +302,6 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"errors":[{"message":"internal server error"}]}`)
 	}
-	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

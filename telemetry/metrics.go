@@ -37,6 +37,7 @@ type Metrics struct {
 	upstream       *prometheus.CounterVec
 	upstreamTime   *prometheus.HistogramVec
 	cache          *prometheus.CounterVec
+	responseCache  *prometheus.CounterVec
 	coalesced      prometheus.Counter
 	batchSize      prometheus.Histogram
 	breaker        *prometheus.GaugeVec
@@ -81,6 +82,10 @@ func New() *Metrics {
 			Name: "usersgraph_upstream_cache_lookups_total",
 			Help: "Lookups in the cache of Cognigy answers, by result (hit, miss).",
 		}, []string{"result"}),
+		responseCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usersgraph_response_cache_lookups_total",
+			Help: "Lookups of complete GraphQL answers repeated by the same caller, by result (hit, miss).",
+		}, []string{"result"}),
 		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "usersgraph_upstream_coalesced_total",
 			Help: "Calls that joined an identical request to Cognigy already in flight instead of sending their own.",
@@ -99,10 +104,12 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.inFlight, m.upstream, m.upstreamTime,
-		m.cache, m.coalesced, m.batchSize, m.breaker,
+		m.cache, m.responseCache, m.coalesced, m.batchSize, m.breaker,
 	)
-	m.cache.WithLabelValues("hit")
-	m.cache.WithLabelValues("miss")
+	for _, r := range []string{"hit", "miss"} {
+		m.cache.WithLabelValues(r)
+		m.responseCache.WithLabelValues(r)
+	}
 	m.BreakerChanged(restclient.BreakerClosed)
 	return m
 }
@@ -158,12 +165,18 @@ func (m *Metrics) Attempted(ctx context.Context, a restclient.Attempt) {
 }
 
 // CacheLookup implements restclient.Observer.
-func (m *Metrics) CacheLookup(hit bool) {
+func (m *Metrics) CacheLookup(hit bool) { m.cache.WithLabelValues(hitLabel(hit)).Inc() }
+
+var _ graph.ResponseCacheObserver = (*Metrics)(nil)
+
+// ResponseCacheLookup implements graph.ResponseCacheObserver.
+func (m *Metrics) ResponseCacheLookup(hit bool) { m.responseCache.WithLabelValues(hitLabel(hit)).Inc() }
+
+func hitLabel(hit bool) string {
 	if hit {
-		m.cache.WithLabelValues("hit").Inc()
-	} else {
-		m.cache.WithLabelValues("miss").Inc()
+		return "hit"
 	}
+	return "miss"
 }
 
 // Coalesced implements restclient.Observer.

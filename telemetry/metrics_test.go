@@ -19,7 +19,7 @@ import (
 const key = "metrics-key"
 
 // stack is a facade over the fake, reporting to one Metrics.
-func stack(t *testing.T) (*telemetry.Metrics, *restclienttest.Server, *httptest.Server) {
+func stack(t *testing.T, opts ...func(*graph.Config)) (*telemetry.Metrics, *restclienttest.Server, *httptest.Server) {
 	t.Helper()
 	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(key), restclienttest.WithUsers(restclienttest.DemoUsers(50, 1)))
 	if err != nil {
@@ -36,11 +36,15 @@ func stack(t *testing.T) (*telemetry.Metrics, *restclienttest.Server, *httptest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := graph.NewHandler(graph.Config{
+	cfg := graph.Config{
 		Upstream:          c,
 		DefaultCredential: restclient.NewCredential(restclient.APIKey, key),
 		Observer:          m,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := graph.NewHandler(cfg)
 	srv := httptest.NewServer(m.InFlight(h))
 	t.Cleanup(srv.Close)
 	return m, fake, srv
@@ -72,6 +76,32 @@ func scrape(t *testing.T, m *telemetry.Metrics) string {
 		t.Fatalf("/metrics answered %d", rec.Code)
 	}
 	return rec.Body.String()
+}
+
+func TestResponseCacheHitsAreCountedAsAnsweredOperations(t *testing.T) {
+	m, fake, srv := stack(t, func(c *graph.Config) { c.ResponseCacheTTL = time.Minute })
+	const page = `query Page { users(last: 5) { nodes { name createdBy { name } } } }` // creators are not on the last page
+	for range 3 {
+		post(t, srv.URL, page)
+	}
+	got := scrape(t, m)
+	for _, want := range []string{
+		`usersgraph_response_cache_lookups_total{result="hit"} 2`,
+		`usersgraph_response_cache_lookups_total{result="miss"} 1`,
+		`usersgraph_graphql_requests_total{operation="Page",outcome="ok"} 3`,
+		`usersgraph_graphql_request_duration_seconds_count{operation="Page"} 3`,
+		`usersgraph_loader_batch_size_count 1`, // executed once
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the metrics lack %s", want)
+		}
+	}
+	if n := fake.TotalCalls(); n == 0 {
+		t.Error("no upstream call at all")
+	}
+	if t.Failed() {
+		t.Logf("scraped:\n%s", grepUsersgraph(got))
+	}
 }
 
 func TestMetricsCountWhatTheServerDid(t *testing.T) {

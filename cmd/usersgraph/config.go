@@ -19,29 +19,30 @@ import (
 // config is the server's whole configuration, filled once from flags and
 // environment variables (a flag wins over its variable) and validated.
 type config struct {
-	APIURL            string // empty: demo mode
-	APIKey            string
-	ListenAddr        string
-	CORSOrigins       []string
-	UpstreamTimeout   time.Duration // per attempt
-	RequestTimeout    time.Duration // per GraphQL request
-	UpstreamAttempts  int
-	BreakerFailures   int
-	BreakerCooldown   time.Duration
-	UpstreamMaxConc   int
-	UpstreamRate      float64 // requests per second; 0 = off
-	UpstreamBurst     int
-	CacheTTL          time.Duration // 0 = off
-	CacheMaxEntries   int
-	MaxBodyBytes      int64
-	MaxComplexity     int
-	MaxDepth          int
-	Introspection     bool
-	Lookup            loaders.Route
-	LookupConcurrency int
-	LogFormat         string
-	LogLevel          slog.Level
-	RedisURL          string // empty: no Redis
+	APIURL             string // empty: demo mode
+	APIKey             string
+	ListenAddr         string
+	CORSOrigins        []string
+	UpstreamTimeout    time.Duration // per attempt
+	RequestTimeout     time.Duration // per GraphQL request
+	UpstreamAttempts   int
+	BreakerFailures    int
+	BreakerCooldown    time.Duration
+	UpstreamMaxConc    int
+	UpstreamRate       float64 // requests per second; 0 = off
+	UpstreamBurst      int
+	CacheTTL           time.Duration // 0 = off
+	ResponseCacheBytes int64         // 0 = no response cache
+	CacheMaxEntries    int
+	MaxBodyBytes       int64
+	MaxComplexity      int
+	MaxDepth           int
+	Introspection      bool
+	Lookup             loaders.Route
+	LookupConcurrency  int
+	LogFormat          string
+	LogLevel           slog.Level
+	RedisURL           string // empty: no Redis
 	// Healthcheck asks for a probe of a running server, not a server.
 	Healthcheck bool
 	// tracer is set by run when the OTEL_* variables turn tracing on;
@@ -71,6 +72,7 @@ var settings = []setting{
 	{env: "UPSTREAM_RATE_BURST", flag: "upstream-rate-burst", def: "20", usage: "burst above UPSTREAM_RATE_LIMIT"},
 	{env: "CACHE_TTL", flag: "cache-ttl", def: "5s", usage: "how long upstream answers are reused, per credential (0 = no cache)"},
 	{env: "CACHE_MAX_ENTRIES", flag: "cache-max-entries", def: "10000", usage: "upstream answers kept at most"},
+	{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "16777216", usage: "memory for complete GraphQL answers repeated by the same caller within CACHE_TTL (0 = no response cache)"},
 	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest POST body accepted (413 beyond)"},
 	{env: "MAX_COMPLEXITY", flag: "max-complexity", def: "5000", usage: "largest operation complexity; a list field counts once per item it can return (0 = no limit)"},
 	{env: "MAX_DEPTH", flag: "max-depth", def: "12", usage: "deepest field nesting, introspection not counted (0 = no limit)"},
@@ -165,6 +167,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.UpstreamBurst = int(integer("UPSTREAM_RATE_BURST", 1, 100000))
 	c.CacheTTL = duration("CACHE_TTL", true)
 	c.CacheMaxEntries = int(integer("CACHE_MAX_ENTRIES", 1, 10_000_000))
+	c.ResponseCacheBytes = integer("RESPONSE_CACHE_MAX_BYTES", 0, 1<<34)
 	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 1024, 1<<30)
 	c.MaxComplexity = int(integer("MAX_COMPLEXITY", 0, 1<<30))
 	c.MaxDepth = int(integer("MAX_DEPTH", 0, 1000))

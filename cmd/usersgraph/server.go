@@ -116,6 +116,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		Observer:             metrics,
 		Tracer:               cfg.tracer,
 		PersistedQueries:     apq,
+		ResponseCacheTTL:     responseCacheTTL(cfg),
+		ResponseCacheBytes:   cfg.ResponseCacheBytes,
 	})
 
 	// A field to paste the caller's key into; filled in demo mode.
@@ -152,6 +154,16 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 
 // negativeIfZero maps the settings' "0 = no limit" onto graph.Config's
 // "0 = default, negative = no limit".
+// responseCacheTTL is the data cache's TTL: complete answers are kept no
+// longer than the data in them, and not at all without a data cache or
+// without memory for them.
+func responseCacheTTL(cfg config) time.Duration {
+	if cfg.ResponseCacheBytes <= 0 {
+		return 0
+	}
+	return cfg.CacheTTL
+}
+
 func negativeIfZero(n int) int {
 	if n == 0 {
 		return -1

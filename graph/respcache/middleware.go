@@ -1,0 +1,183 @@
+package respcache
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config is what the middleware needs besides the cache.
+type Config struct {
+	// TTL is how long an answer is kept, counted from when the oldest
+	// upstream data it was built from was fetched.
+	TTL time.Duration
+	// MaxBody is the largest POST body the middleware reads to build a
+	// key; larger ones pass through untouched (the transport refuses them).
+	MaxBody int64
+	// Key identifies the request: method, the headers the answer depends on
+	// (the credential, Accept, Content-Type), the query string and the body.
+	// ok = false lets the request through uncached.
+	Key func(r *http.Request, body []byte) (k Key, ok bool)
+	// TrackData returns a context in which every piece of upstream data the
+	// request uses is reported to note with the time it was fetched.
+	TrackData func(ctx context.Context, note func(fetched time.Time)) context.Context
+	// OnLookup, when set, is told about every lookup; on a hit, with the
+	// entry served and the time it took.
+	OnLookup func(r *http.Request, hit *Entry, elapsed time.Duration)
+}
+
+// Middleware answers a repeated request from c, and keeps the answers
+// that next marked as cacheable (with Keep). A request with
+// "Cache-Control: no-cache" is executed anew, and its answer kept.
+func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var body []byte
+		if r.Method == http.MethodPost && r.Body != nil {
+			b, err := io.ReadAll(io.LimitReader(r.Body, cfg.MaxBody+1))
+			if err != nil || int64(len(b)) > cfg.MaxBody {
+				// Let the transport read (and refuse) it whole.
+				r.Body = struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+				next.ServeHTTP(w, r)
+				return
+			}
+			body = b
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		k, ok := cfg.Key(r, body)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !noCache(r.Header) {
+			if e, ok := c.Get(k); ok {
+				h := w.Header()
+				h.Set("Content-Type", e.ContentType)
+				w.WriteHeader(e.Status)
+				_, _ = w.Write(e.Body)
+				if cfg.OnLookup != nil {
+					cfg.OnLookup(r, e, time.Since(start))
+				}
+				return
+			}
+			if cfg.OnLookup != nil {
+				cfg.OnLookup(r, nil, 0)
+			}
+		}
+
+		d := &decision{}
+		ctx := context.WithValue(r.Context(), decisionKey{}, d)
+		ctx = cfg.TrackData(ctx, d.noteData)
+		rec := &recorder{ResponseWriter: w, limit: c.maxEntry}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+
+		operation, oldest, keep := d.result()
+		if !keep || rec.status != http.StatusOK || rec.overflow {
+			return
+		}
+		if oldest.IsZero() {
+			oldest = start // no upstream data: it cannot be older than the request
+		}
+		c.Add(k, &Entry{
+			Status:      rec.status,
+			ContentType: rec.Header().Get("Content-Type"),
+			Body:        rec.buf.Bytes(),
+			Operation:   operation,
+			Expires:     oldest.Add(cfg.TTL),
+		})
+	})
+}
+
+// Keep marks the request's answer as one that may be served again to the
+// same caller: a query answered in full, without errors. The handler calls
+// it before writing. Outside Middleware it does nothing.
+func Keep(ctx context.Context, operation string) {
+	if d, ok := ctx.Value(decisionKey{}).(*decision); ok {
+		d.mu.Lock()
+		d.keep, d.operation = true, operation
+		d.mu.Unlock()
+	}
+}
+
+type decisionKey struct{}
+
+// decision is what the handler and the upstream tell the middleware about
+// one request; loaders report data concurrently.
+type decision struct {
+	mu        sync.Mutex
+	keep      bool
+	operation string
+	oldest    time.Time
+}
+
+func (d *decision) noteData(fetched time.Time) {
+	d.mu.Lock()
+	if d.oldest.IsZero() || fetched.Before(d.oldest) {
+		d.oldest = fetched
+	}
+	d.mu.Unlock()
+}
+
+func (d *decision) result() (string, time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.operation, d.oldest, d.keep
+}
+
+// recorder copies what is written, up to limit bytes.
+type recorder struct {
+	http.ResponseWriter
+	limit    int64
+	status   int
+	buf      bytes.Buffer
+	overflow bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if !r.overflow {
+		if int64(r.buf.Len()+len(b)) > r.limit {
+			r.overflow = true
+			r.buf = bytes.Buffer{}
+		} else {
+			r.buf.Write(b)
+		}
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// noCache reports a Cache-Control request header with no-cache or no-store.
+func noCache(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(d)) {
+			case "no-cache", "no-store":
+				return true
+			}
+		}
+	}
+	return false
+}

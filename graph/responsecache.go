@@ -1,0 +1,86 @@
+package graph
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/usersgraph/usersgraph/graph/respcache"
+	"github.com/usersgraph/usersgraph/restclient"
+)
+
+// DefaultResponseCacheBytes bounds the response cache when Config leaves it
+// at zero; no single answer above a sixteenth of it is kept.
+const DefaultResponseCacheBytes = 16 << 20
+
+// ResponseCacheObserver is implemented by an Observer that also wants to
+// know about every lookup in the response cache.
+type ResponseCacheObserver interface {
+	ResponseCacheLookup(hit bool)
+}
+
+// withResponseCache answers a request that the same caller repeats within
+// ttl with the bytes of the first answer, without executing it again. The
+// key is a keyed hash (the key is random per process) of the credential
+// the request runs with and of everything the answer depends on: method,
+// Accept, Content-Type, query string and body. Only complete answers are
+// kept (status 200, no errors: see respcache.Keep in the transport), each
+// until ttl after the oldest upstream data in it was fetched, so an answer
+// is never older than the upstream cache would allow.
+func withResponseCache(ttl time.Duration, maxBytes, maxBody int64, obs Observer, next http.Handler) http.Handler {
+	if ttl <= 0 {
+		return next
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultResponseCacheBytes
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // never fails (crypto/rand)
+	rco, _ := obs.(ResponseCacheObserver)
+	return respcache.Middleware(respcache.New(maxBytes, maxBytes/16), respcache.Config{
+		TTL:     ttl,
+		MaxBody: maxBody,
+		Key: func(r *http.Request, body []byte) (respcache.Key, bool) {
+			var k respcache.Key
+			m := hmac.New(sha256.New, secret)
+			cred, _ := restclient.CredentialFrom(r.Context())
+			field := func(s string) {
+				var n [4]byte
+				n[0], n[1], n[2], n[3] = byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s))
+				m.Write(n[:])
+				m.Write([]byte(s))
+			}
+			field(strconv.Itoa(int(cred.Kind)))
+			field(cred.Secret())
+			field(r.Method)
+			field(r.Header.Get("Accept"))
+			field(r.Header.Get("Content-Type"))
+			field(r.URL.RawQuery)
+			field(string(body))
+			m.Sum(k[:0])
+			return k, true
+		},
+		TrackData: restclient.WithDataNotes,
+		OnLookup: func(r *http.Request, hit *respcache.Entry, elapsed time.Duration) {
+			if rco != nil {
+				rco.ResponseCacheLookup(hit != nil)
+			}
+			if hit != nil {
+				obs.Operation(r.Context(), Operation{Name: hit.Operation, Outcome: "ok", Elapsed: elapsed})
+			}
+		},
+	}, next)
+}
+
+// keepAnswer lets the response cache keep a complete answer. The schema
+// has queries only (a mutation fails validation, and an answer with
+// errors is never kept).
+func keepAnswer(ctx context.Context, a answer) {
+	if a.resp != nil && a.status == http.StatusOK && len(a.resp.Errors) == 0 && a.resp.Data != nil && ctx.Err() == nil {
+		respcache.Keep(ctx, a.operation)
+	}
+}

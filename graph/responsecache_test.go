@@ -1,0 +1,157 @@
+package graph_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/restclient"
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
+)
+
+// cacheObserver records operations and response cache lookups.
+type cacheObserver struct {
+	mu      sync.Mutex
+	ops     []graph.Operation
+	lookups []bool
+	batches int
+}
+
+func (o *cacheObserver) Operation(_ context.Context, op graph.Operation) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ops = append(o.ops, op)
+}
+func (o *cacheObserver) LoaderBatch(int) { o.mu.Lock(); o.batches++; o.mu.Unlock() }
+func (o *cacheObserver) ResponseCacheLookup(hit bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lookups = append(o.lookups, hit)
+}
+
+func (o *cacheObserver) hits() (hits, misses int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, h := range o.lookups {
+		if h {
+			hits++
+		} else {
+			misses++
+		}
+	}
+	return hits, misses
+}
+
+func withResponseCache(ttl time.Duration, obs *cacheObserver) []option {
+	return []option{
+		withClient(restclient.WithCache(ttl, 1000)),
+		withConfig(func(c *graph.Config) { c.ResponseCacheTTL, c.Observer = ttl, obs }),
+	}
+}
+
+const cachedQuery = `query Page { users(first: 10) { nodes { name createdBy { name } lastChangedBy { name } } } }`
+
+func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
+	obs := &cacheObserver{}
+	other := []restclienttest.User{{ID: restclienttest.NewID(9), Name: "Only in the other tenant"}}
+	e := setup(t, append(withResponseCache(time.Minute, obs), withFake(restclienttest.WithTenant("other-key", other)))...)
+
+	first := e.query(t, cachedQuery, nil, apiKey)
+	first.mustData(t, &struct{}{})
+	calls := e.fake.TotalCalls()
+	second := e.query(t, cachedQuery, nil, apiKey)
+	if second.Raw != first.Raw {
+		t.Fatalf("the repeat answered differently:\n%s\n%s", short(first.Raw), short(second.Raw))
+	}
+	if n := e.fake.TotalCalls(); n != calls {
+		t.Fatalf("the repeat cost %d upstream calls", n-calls)
+	}
+	if hits, misses := obs.hits(); hits != 1 || misses != 1 {
+		t.Fatalf("%d hits, %d misses; want 1 and 1", hits, misses)
+	}
+	if obs.batches != 1 {
+		t.Fatalf("%d loader batches: the repeat was executed", obs.batches)
+	}
+	// A hit still counts as the named operation, answered.
+	if last := obs.ops[len(obs.ops)-1]; last.Name != "Page" || last.Outcome != "ok" {
+		t.Fatalf("the hit was observed as %+v", last)
+	}
+
+	// Another credential never gets this answer: it sees its own tenant.
+	var theirs struct {
+		Users struct{ Nodes []struct{ Name string } }
+	}
+	e.query(t, cachedQuery, nil, header{restclient.HeaderAPIKey, "other-key"}).mustData(t, &theirs)
+	if len(theirs.Users.Nodes) != 1 || theirs.Users.Nodes[0].Name != "Only in the other tenant" {
+		t.Fatalf("the other credential saw %+v", theirs)
+	}
+	// Neither does another query, or the same one asking for another
+	// media type.
+	e.query(t, `query Page { users(first: 9) { nodes { name } } }`, nil, apiKey)
+	e.query(t, cachedQuery, nil, apiKey, header{"Accept", "application/graphql-response+json"})
+	if hits, misses := obs.hits(); hits != 1 || misses != 4 {
+		t.Fatalf("%d hits, %d misses; want 1 and 4", hits, misses)
+	}
+}
+
+func TestAnswersWithErrorsAreNotKept(t *testing.T) {
+	obs := &cacheObserver{}
+	e := setup(t, withResponseCache(time.Minute, obs)...)
+	e.fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Status: 500, Times: 1})
+	if r := e.query(t, cachedQuery, nil, apiKey); len(r.Errors) == 0 {
+		t.Fatalf("the injected 500 gave no error: %s", short(r.Raw))
+	}
+	e.query(t, cachedQuery, nil, apiKey).mustData(t, &struct{}{})
+	e.query(t, cachedQuery, nil, apiKey).mustData(t, &struct{}{})
+	if hits, misses := obs.hits(); hits != 1 || misses != 2 {
+		t.Fatalf("%d hits, %d misses; want the failed answer not kept (1 hit, 2 misses)", hits, misses)
+	}
+	// Nor is an error of the caller's.
+	for range 2 {
+		if r := e.query(t, `{ users(first: 101) { totalCount } }`, nil, apiKey); len(r.Errors) == 0 {
+			t.Fatal("first: 101 was accepted")
+		}
+	}
+	if hits, _ := obs.hits(); hits != 1 {
+		t.Fatalf("an error answer was served from the cache")
+	}
+}
+
+// The response cache serves nothing older than the upstream cache would:
+// an answer built from cached data expires with that data, not a TTL after
+// the answer was made.
+func TestCachedAnswersExpireWithTheirData(t *testing.T) {
+	obs := &cacheObserver{}
+	const ttl = 400 * time.Millisecond
+	e := setup(t, withResponseCache(ttl, obs)...)
+	// Both queries make the same list call: the second is built from the
+	// data the first fetched.
+	e.query(t, `{ users(first: 10) { nodes { name } } }`, nil, apiKey).mustData(t, &struct{}{})
+	fetched := time.Now()
+	time.Sleep(ttl / 2)
+	const q = `{ users(first: 10) { nodes { name email } } }`
+	e.query(t, q, nil, apiKey).mustData(t, &struct{}{})
+	if n := e.fake.TotalCalls(); n != 1 {
+		t.Fatalf("%d upstream calls, want the second query built from the first's data", n)
+	}
+	time.Sleep(time.Until(fetched.Add(ttl + 50*time.Millisecond)))
+	e.query(t, q, nil, apiKey).mustData(t, &struct{}{})
+	if hits, _ := obs.hits(); hits != 0 {
+		t.Fatalf("an answer was served after the TTL of the data in it")
+	}
+	if n := e.fake.TotalCalls(); n != 2 {
+		t.Fatalf("%d upstream calls, want the data fetched again", n)
+	}
+}
+
+func TestNoCacheAsksAgain(t *testing.T) {
+	obs := &cacheObserver{}
+	e := setup(t, withResponseCache(time.Minute, obs)...)
+	e.query(t, cachedQuery, nil, apiKey)
+	e.query(t, cachedQuery, nil, apiKey, header{"Cache-Control", "no-cache"})
+	if obs.batches != 2 {
+		t.Fatalf("Cache-Control: no-cache was answered from the response cache (%d executions)", obs.batches)
+	}
+}
