@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -269,5 +273,59 @@ func TestLookupsRunConcurrentlyWithinTheBound(t *testing.T) {
 	}
 	if !strings.HasPrefix(p.Users.Nodes[0].ID, restclienttest.NewID(0)[:4]) {
 		t.Fatalf("unexpected first node %s", p.Users.Nodes[0].ID)
+	}
+}
+
+// A users connection sends the lookups of the createdBy/lastChangedBy users
+// its query asks for as soon as its page resolves, without waiting for the
+// loader's batch window: with a window of half a minute, the query still
+// answers at once, with one call per distinct user off the page, whether
+// the fields are asked on nodes, on edges or through fragments. Fields not
+// asked are not looked up.
+func TestAPageSendsItsLookupsWithoutWaitingForTheBatchWindow(t *testing.T) {
+	users, _, _ := creatorDataset(40, 15)
+	onPage := map[string]bool{}
+	offPageCreators := map[string]bool{}
+	for _, u := range users[:100] {
+		onPage[u.ID] = true
+	}
+	for _, u := range users[:100] {
+		if !onPage[u.CreatedBy] {
+			offPageCreators[u.CreatedBy] = true
+		}
+	}
+	for _, tc := range []struct {
+		name, query string
+		calls       int
+	}{
+		{"nodes", creatorsQuery, 1 + 25},
+		{"edges and a fragment", `{ users(first: 100) { edges { node { ...Refs } } } } fragment Refs on User { id createdBy { name } lastChangedBy { name } }`, 1 + 25},
+		{"an inline fragment, createdBy only", `{ users(first: 100) { nodes { ... on User { createdBy { name } } } } }`, 1 + len(offPageCreators)},
+		{"neither", `{ users(first: 100) { nodes { name } } }`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, withUsers(users), withConfig(func(c *graph.Config) { c.Lookup.Wait = 30 * time.Second }))
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			body := strings.NewReader(`{"query":` + strconv.Quote(tc.query) + `}`)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(apiKey.name, apiKey.value)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("no answer within 10s, the batch window being 30s: %v", err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || strings.Contains(string(raw), `"errors"`) {
+				t.Fatalf("status %d: %s", resp.StatusCode, short(string(raw)))
+			}
+			if calls := e.fake.TotalCalls(); calls != tc.calls {
+				t.Fatalf("%d upstream calls, want %d", calls, tc.calls)
+			}
+		})
 	}
 }

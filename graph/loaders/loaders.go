@@ -50,6 +50,10 @@ type Config struct {
 	Concurrency int // at most this many lookups of one request at once; 0 = DefaultConcurrency
 	// OnBatch, if set, is told the size of every batch of lookups.
 	OnBatch func(size int)
+	// Wait is how long keys are collected before a batch is looked up;
+	// 0 = one millisecond. A users connection sends the lookups its
+	// query asks for without waiting (graph's prefetch).
+	Wait time.Duration
 }
 
 // Loaders are the dataloaders of one request.
@@ -64,9 +68,13 @@ func New(f Fetcher, cfg Config) *Loaders {
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
+	wait := cfg.Wait
+	if wait <= 0 {
+		wait = batchWait
+	}
 	l := &userLoader{fetch: f, route: cfg.Route, slots: make(chan struct{}, n), onBatch: cfg.OnBatch}
 	return &Loaders{
-		UserByID: dataloader.NewBatchedLoader(l.loadUsers, dataloader.WithWait[string, *model.User](batchWait)),
+		UserByID: dataloader.NewBatchedLoader(l.loadUsers, dataloader.WithWait[string, *model.User](wait)),
 	}
 }
 
