@@ -285,9 +285,10 @@ func persistedQueryMiss(errs gqlerror.List) bool {
 
 func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
-	if len(resp.Errors) == 0 && resp.Extensions == nil && len(resp.Data) > 0 {
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && len(resp.Data) > 0 {
 		// The common answer: the executor's JSON as it is, without
-		// json.Marshal validating and re-escaping all of it again.
+		// json.Marshal validating and re-escaping all of it again. (The
+		// executor gives an empty, not a nil, extensions map.)
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, `{"data":`)
 		_, _ = w.Write(resp.Data)
