@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -143,6 +144,10 @@ func coldWarm(ctx context.Context, o options, bin *loadkit.Binary, dir string, u
 	defer rec.Close()
 
 	out := &coldWarmReport{UpstreamLatencyMs: loadkit.Ms(o.upstreamLatency), Query: queryCreators}
+	progress("first:100 with creators: timing the upstream's own round trips ...")
+	if out.ListRoundTripMs, out.LookupRoundTripMs, err = upstreamRoundTrips(ctx, fake.URL, users[0].ID); err != nil {
+		return nil, err
+	}
 	other := loadkit.StartOtherCPU()
 	for trial := 1; trial <= o.coldTrials; trial++ {
 		progress("first:100 with creators, upstream +%s: trial %d of %d on fresh facades ...", o.upstreamLatency, trial, o.coldTrials)
@@ -281,6 +286,51 @@ func once(ctx context.Context, p *probe, fake *restclienttest.Server) (single, e
 		s.RoundTrips, s.Proxied, s.Phases = p.rec.rounds(t0, t1)
 	}
 	return s, nil
+}
+
+// upstreamRoundTrips times, straight against the slow fake, the two calls
+// a cold facade makes in sequence: the list page of 100, then one lookup by
+// id (the list endpoint with filter=<id>, the loader's default route). Each
+// is sent on a new connection, as a fresh facade's are, five times; the
+// medians are the "upstream round trips" of the cold target.
+func upstreamRoundTrips(ctx context.Context, fakeURL, id string) (list, lookup float64, err error) {
+	time1 := func(u string) ([]float64, error) {
+		var ms []float64
+		for range 5 {
+			c := loadkit.NewHTTPClient(1)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("X-Api-Key", benchKey)
+			req.Header.Set("Accept", "application/json")
+			t0 := time.Now()
+			resp, err := c.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ms = append(ms, loadkit.Ms(time.Since(t0)))
+			c.CloseIdleConnections()
+			if err != nil {
+				return nil, err
+			}
+			if resp.StatusCode != http.StatusOK {
+				return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+			}
+		}
+		return ms, nil
+	}
+	l, err := time1(fakeURL + "/v2.0/users?limit=100&sort=_id:asc")
+	if err != nil {
+		return 0, 0, fmt.Errorf("time the upstream list call: %w", err)
+	}
+	k, err := time1(fakeURL + "/v2.0/users?limit=100&filter=" + url.QueryEscape(id))
+	if err != nil {
+		return 0, 0, fmt.Errorf("time the upstream lookup call: %w", err)
+	}
+	return median(l), median(k), nil
 }
 
 func get(ctx context.Context, c *http.Client, u string) error {

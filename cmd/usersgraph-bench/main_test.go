@@ -107,8 +107,12 @@ func TestBenchRunsEveryMeasurement(t *testing.T) {
 	if e := cw.Expired; e.WallMs < cw.UpstreamLatencyMs || e.UpstreamCalls < 1 || e.RoundTrips < 1 {
 		t.Errorf("expired %+v", e)
 	}
-	if cw.ColdLimitMs != 45 || cw.WarmLimitMs != 25 {
-		t.Errorf("limits %v %v, want 45 and 25 ms for 20 ms upstream", cw.ColdLimitMs, cw.WarmLimitMs)
+	// Each upstream round trip, timed directly, takes the added latency at least.
+	if cw.ListRoundTripMs < cw.UpstreamLatencyMs || cw.LookupRoundTripMs < cw.UpstreamLatencyMs {
+		t.Errorf("round trips %v %v ms, under the fake's %v ms", cw.ListRoundTripMs, cw.LookupRoundTripMs, cw.UpstreamLatencyMs)
+	}
+	if cw.ColdLimitMs != cw.ListRoundTripMs+cw.LookupRoundTripMs+5 || cw.NominalColdLimitMs != 45 || cw.WarmLimitMs != 25 {
+		t.Errorf("limits %v (nominal %v) %v, want round trips + 5, 45 and 25 ms for 20 ms upstream", cw.ColdLimitMs, cw.NominalColdLimitMs, cw.WarmLimitMs)
 	}
 
 	// Every target, judged.
@@ -209,6 +213,28 @@ func TestTargets(t *testing.T) {
 	}
 	if r.Missed != 4 {
 		t.Errorf("missed %d, want 4", r.Missed)
+	}
+
+	// The cold limit is the two round trips as timed directly, plus 5 ms:
+	// 45.5 ms passes over round trips of 20.4 and 20.3 ms, not over 20.2 and 20.2.
+	for _, c := range []struct {
+		list, lookup float64
+		want         string
+	}{{20.4, 20.3, pass}, {20.2, 20.2, miss}} {
+		cw := &coldWarmReport{UpstreamLatencyMs: 20, ListRoundTripMs: c.list, LookupRoundTripMs: c.lookup,
+			Trials: []coldWarmTrial{{Cold: single{WallMs: 45.5, RoundTrips: 2}}}}
+		cw.summarise()
+		r := &report{StartedAt: time.Now(), ColdWarm: cw}
+		r.finish(options{})
+		var got string
+		for _, tg := range r.Targets {
+			if strings.Contains(tg.Name, "cold: ≤ 2 round trips + 5 ms") {
+				got = tg.Status
+			}
+		}
+		if got != c.want {
+			t.Errorf("round trips %v + %v ms, cold 45.5 ms: %q, want %q", c.list, c.lookup, got, c.want)
+		}
 	}
 
 	// Without c=64 and without the cold phase, those targets are skipped.

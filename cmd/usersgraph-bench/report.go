@@ -158,19 +158,26 @@ type coldWarmReport struct {
 	OtherCPUPercent   float64         `json:"otherCpuPercent"` // during the whole phase, the trials' exited facades included
 	Expired           *single         `json:"expiredCacheWarmProcess"`
 	// Medians over the trials (wall), maxima (calls, round trips).
-	ColdWallMs     float64 `json:"coldMedianWallMs"`
-	ColdMaxCalls   int     `json:"coldMaxUpstreamCalls"`
-	ColdMaxRounds  int     `json:"coldMaxRoundTrips"`
-	WarmWallMs     float64 `json:"warmMedianWallMs"`
-	WarmMaxCalls   int     `json:"warmMaxUpstreamCalls"`
-	WarmMaxRounds  int     `json:"warmMaxRoundTrips"`
-	ColdMinWallMs  float64 `json:"coldMinWallMs"`
-	ColdMaxWallMs  float64 `json:"coldMaxWallMs"`
-	WarmMinWallMs  float64 `json:"warmMinWallMs"`
-	WarmMaxWallMs  float64 `json:"warmMaxWallMs"`
-	ColdLimitMs    float64 `json:"coldLimitMs"`
-	WarmLimitMs    float64 `json:"warmLimitMs"`
-	ExpiredLimitMs float64 `json:"expiredLimitMs"`
+	ColdWallMs    float64 `json:"coldMedianWallMs"`
+	ColdMaxCalls  int     `json:"coldMaxUpstreamCalls"`
+	ColdMaxRounds int     `json:"coldMaxRoundTrips"`
+	WarmWallMs    float64 `json:"warmMedianWallMs"`
+	WarmMaxCalls  int     `json:"warmMaxUpstreamCalls"`
+	WarmMaxRounds int     `json:"warmMaxRoundTrips"`
+	ColdMinWallMs float64 `json:"coldMinWallMs"`
+	ColdMaxWallMs float64 `json:"coldMaxWallMs"`
+	WarmMinWallMs float64 `json:"warmMinWallMs"`
+	WarmMaxWallMs float64 `json:"warmMaxWallMs"`
+	// The upstream's own round trips, timed directly on new connections
+	// (medians): the list page, then a lookup.
+	ListRoundTripMs   float64 `json:"listRoundTripMs"`
+	LookupRoundTripMs float64 `json:"lookupRoundTripMs"`
+	// ColdLimitMs is the two round trips plus 5 ms; NominalColdLimitMs
+	// counts each round trip as the added latency alone.
+	NominalColdLimitMs float64 `json:"nominalColdLimitMs"`
+	ColdLimitMs        float64 `json:"coldLimitMs"`
+	WarmLimitMs        float64 `json:"warmLimitMs"`
+	ExpiredLimitMs     float64 `json:"expiredLimitMs"`
 }
 
 func (c *coldWarmReport) summarise() {
@@ -184,7 +191,11 @@ func (c *coldWarmReport) summarise() {
 	}
 	c.ColdWallMs, c.ColdMinWallMs, c.ColdMaxWallMs = median(cold), slices.Min(cold), slices.Max(cold)
 	c.WarmWallMs, c.WarmMinWallMs, c.WarmMaxWallMs = median(warm), slices.Min(warm), slices.Max(warm)
-	c.ColdLimitMs = 2*c.UpstreamLatencyMs + 5
+	c.NominalColdLimitMs = 2*c.UpstreamLatencyMs + 5
+	c.ColdLimitMs = c.NominalColdLimitMs
+	if c.ListRoundTripMs > 0 && c.LookupRoundTripMs > 0 {
+		c.ColdLimitMs = c.ListRoundTripMs + c.LookupRoundTripMs + 5
+	}
 	c.WarmLimitMs = c.UpstreamLatencyMs + 5
 	c.ExpiredLimitMs = c.ColdLimitMs
 }
@@ -298,8 +309,14 @@ func (r *report) finish(o options) {
 	}
 	if cw := r.ColdWarm; cw != nil && len(cw.Trials) > 0 {
 		n := len(cw.Trials)
-		add(fmt.Sprintf("first:100 + creators, +%gms upstream, cold: ≤ %g ms", cw.UpstreamLatencyMs, cw.ColdLimitMs),
-			fmt.Sprintf("%.1f ms (median of %d trials, fresh facades; %.1f–%.1f)", cw.ColdWallMs, n, cw.ColdMinWallMs, cw.ColdMaxWallMs), cw.ColdWallMs <= cw.ColdLimitMs, true)
+		nominal := "within"
+		if cw.ColdWallMs > cw.NominalColdLimitMs {
+			nominal = fmt.Sprintf("%.1f ms over", cw.ColdWallMs-cw.NominalColdLimitMs)
+		}
+		add(fmt.Sprintf("first:100 + creators, +%gms upstream, cold: ≤ 2 round trips + 5 ms = %.1f ms", cw.UpstreamLatencyMs, cw.ColdLimitMs),
+			fmt.Sprintf("%.1f ms (median of %d trials, fresh facades; %.1f–%.1f); round trips %.1f + %.1f ms timed directly; %s %g ms counting each as +%gms alone",
+				cw.ColdWallMs, n, cw.ColdMinWallMs, cw.ColdMaxWallMs, cw.ListRoundTripMs, cw.LookupRoundTripMs, nominal, cw.NominalColdLimitMs, cw.UpstreamLatencyMs),
+			cw.ColdWallMs <= cw.ColdLimitMs, true)
 		add("first:100 + creators, cold: ≤ 2 upstream round trips",
 			fmt.Sprintf("%d round trips, %d upstream calls (at most, %d trials)", cw.ColdMaxRounds, cw.ColdMaxCalls, n), cw.ColdMaxRounds <= 2, true)
 		add(fmt.Sprintf("first:100 + creators, warm (within the TTL): ≤ %g ms", cw.WarmLimitMs),

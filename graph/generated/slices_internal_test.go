@@ -1,0 +1,74 @@
+package generated
+
+import (
+	"context"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// A list is marshalled in order only when nothing selected on its elements,
+// at any depth and through any fragment, is a field the executor runs
+// concurrently (here createdBy and lastChangedBy, which wait on the loader):
+// otherwise the elements' lookups would wait one after the other.
+func TestListsRunInOrderOnlyWhenNoElementCanWait(t *testing.T) {
+	for _, c := range []struct {
+		name, query string
+		path        []string // from the operation to the list field
+		inOrder     bool
+	}{
+		{"scalars on edges", `{ users(first: 25) { edges { cursor node { id email name lastActive createdAt lastChanged __typename } } } }`, []string{"users", "edges"}, true},
+		{"scalars on nodes", `{ users { nodes { id name } } }`, []string{"users", "nodes"}, true},
+		{"createdBy on edges", `{ users { edges { node { id createdBy { name } } } } }`, []string{"users", "edges"}, false},
+		{"lastChangedBy on nodes", `{ users { nodes { lastChangedBy { id } } } }`, []string{"users", "nodes"}, false},
+		{"through a named fragment", `{ users { nodes { ...F } } } fragment F on User { id lastChangedBy { id } }`, []string{"users", "nodes"}, false},
+		{"through a fragment on Node", `{ users { edges { node { ... on Node { ... on User { createdBy { id } } } } } } }`, []string{"users", "edges"}, false},
+		{"skipped", `query($no: Boolean = false) { users { nodes { id createdBy @include(if: $no) { id } } } }`, []string{"users", "nodes"}, true},
+		{"an interface list", `{ nodes(ids: ["a", "b"]) { id } }`, []string{"nodes"}, false},
+		{"introspection", `{ __schema { types { name fields { name type { name ofType { name } } } } } }`, []string{"__schema", "types"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			exec := executor.New(NewExecutableSchema(Config{}))
+			oc, errs := exec.CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{Query: c.query})
+			if errs != nil {
+				t.Fatalf("%s: %v", c.query, errs)
+			}
+			var field *ast.Field
+			sel := oc.Operation.SelectionSet
+			for _, name := range c.path {
+				field = find(sel, name)
+				if field == nil {
+					t.Fatalf("no field %s in %s", name, c.query)
+				}
+				sel = field.SelectionSet
+			}
+			ctx := graphql.WithFieldContext(graphql.WithOperationContext(context.Background(), oc),
+				&graphql.FieldContext{Field: graphql.CollectedField{Field: field, Selections: field.SelectionSet}})
+			if got := blocksNowhere(ctx, field.SelectionSet); got != c.inOrder {
+				t.Errorf("in order: %v, want %v", got, c.inOrder)
+			}
+		})
+	}
+}
+
+func find(sel ast.SelectionSet, name string) *ast.Field {
+	for _, s := range sel {
+		if f, ok := s.(*ast.Field); ok && f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// A list of lists, or a field context without a field, is left to gqlgen.
+func TestWhatCannotBeToldRunsConcurrently(t *testing.T) {
+	if blocksNowhere(context.Background(), nil) {
+		t.Error("no field context: in order")
+	}
+	ctx := graphql.WithFieldContext(context.Background(), &graphql.FieldContext{Index: new(int)})
+	if blocksNowhere(ctx, nil) {
+		t.Error("an element's context: in order")
+	}
+}
