@@ -4,6 +4,7 @@
 package graph
 
 //go:generate go run -C .. github.com/99designs/gqlgen generate
+//go:generate go run -C .. ./internal/gqlgenpost/cmd graph/generated
 
 import (
 	"context"
