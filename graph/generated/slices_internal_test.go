@@ -6,6 +6,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/usersgraph/usersgraph/graph/model"
+	"github.com/usersgraph/usersgraph/graph/pagination"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -70,5 +72,39 @@ func TestWhatCannotBeToldRunsConcurrently(t *testing.T) {
 	ctx := graphql.WithFieldContext(context.Background(), &graphql.FieldContext{Index: new(int)})
 	if blocksNowhere(ctx, nil) {
 		t.Error("an element's context: in order")
+	}
+}
+
+// Pages that select only plain fields are written directly; any other
+// field leaves them to the executor.
+func TestOnlyPlainPagesAreWrittenDirectly(t *testing.T) {
+	users := []*model.User{{ID: "a"}, {ID: "b"}}
+	conn := model.NewUserConnection(pagination.Window{}, users)
+	for _, c := range []struct {
+		query  string
+		field  string
+		direct bool
+	}{
+		{`{ users { edges { cursor node { id name } } } }`, "edges", true},
+		{`{ users { nodes { __typename id email lastActive } } }`, "nodes", true},
+		{`{ users { nodes { id createdBy { id } } } }`, "nodes", false},
+		{`{ users { edges { node { lastChangedBy { id } } } } }`, "edges", false},
+	} {
+		exec := executor.New(NewExecutableSchema(Config{}))
+		oc, errs := exec.CreateOperationContext(graphql.StartOperationTrace(context.Background()), &graphql.RawParams{Query: c.query})
+		if errs != nil {
+			t.Fatalf("%s: %v", c.query, errs)
+		}
+		field := find(find(oc.Operation.SelectionSet, "users").SelectionSet, c.field)
+		ctx := graphql.WithOperationContext(context.Background(), oc)
+		var got graphql.Array
+		if c.field == "edges" {
+			got = marshalPlain(ctx, field.SelectionSet, conn.Edges())
+		} else {
+			got = marshalPlain(ctx, field.SelectionSet, conn.Nodes())
+		}
+		if (got != nil) != c.direct {
+			t.Errorf("%s: written directly %v, want %v", c.query, got != nil, c.direct)
+		}
 	}
 }

@@ -17,9 +17,18 @@ func MarshalDateTime(t time.Time) graphql.Marshaler {
 	}
 	return graphql.WriterFunc(func(w io.Writer) {
 		var buf [40]byte
-		b := strconv.AppendQuote(buf[:0], t.UTC().Format(time.RFC3339Nano))
-		_, _ = w.Write(b)
+		_, _ = w.Write(AppendDateTime(buf[:0], t))
 	})
+}
+
+// AppendDateTime appends t as MarshalDateTime writes it ("null" for the
+// zero time).
+func AppendDateTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	var buf [40]byte
+	return strconv.AppendQuote(b, string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano)))
 }
 
 // UnmarshalDateTime reads an RFC 3339 string.

@@ -25,7 +25,7 @@ import (
 
 const (
 	concurrentCall = "graphql.MarshalSliceConcurrently(ctx, len(v),"
-	inOrderCall    = "marshalSlice(ctx, sel, len(v),"
+	inOrderCall    = "marshalSlice(ctx, sel, v,"
 )
 
 var (

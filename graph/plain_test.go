@@ -1,0 +1,52 @@
+package graph_test
+
+import (
+	"testing"
+
+	"github.com/usersgraph/usersgraph/graph/generated"
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
+)
+
+// Pages whose elements select only plain fields are written straight from
+// the model, without gqlgen's executor: the answers must be the executor's,
+// byte for byte, whatever the selection (aliases, repeated keys,
+// __typename, fragments on the type, on Node, named or inline, skip and
+// include) and whatever the data (quotes, backslashes, control characters,
+// HTML, non-ASCII, U+2028, missing names, e-mails and times).
+func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
+	ms := 1.7e12
+	s := 1.6e9
+	users := []restclienttest.User{
+		{ID: restclienttest.NewID(1), Email: "a@example.com", Name: `Quote " and \ backslash`, LastActive: &ms, CreatedAt: 1600000000, LastChanged: 1650000000},
+		{ID: restclienttest.NewID(2), Name: "tab\tnew\nline\u0001ctl", LastActive: &s, CreatedAt: 1600000001},
+		{ID: restclienttest.NewID(3), Email: "<b>&amp;</b>@example.com", Name: "Zoë Müller 🦊 \u2028 sep"},
+		{ID: restclienttest.NewID(4)},
+		{ID: restclienttest.NewID(5), Email: "e@example.com", Name: "Søren", CreatedAt: 1, LastChanged: 2, CreatedBy: restclienttest.NewID(1)},
+	}
+	e := setup(t, withUsers(users))
+	vars := map[string]any{"yes": true, "no": false}
+	for _, q := range []string{
+		`{ users(first: 10) { edges { cursor node { id email name lastActive createdAt lastChanged } } } }`,
+		`{ users(first: 10) { nodes { id email name lastActive createdAt lastChanged } } }`,
+		`{ users(first: 10) { edges { c: cursor __typename node { __typename i: id id name n: name } cursor } nodes { email e: email } pageInfo { endCursor } totalCount } }`,
+		`query Q { users(last: 3) { ...C } } fragment C on UserConnection { edges { node { ...U ... on Node { id } } } } fragment U on User { name email }`,
+		`query($yes: Boolean!, $no: Boolean!) { users(first: 4) { edges { cursor @include(if: $no) node { id @skip(if: $yes) name @include(if: $yes) ... on User @skip(if: $no) { email } } } } }`,
+		`{ a: users(first: 2) { nodes { id } } b: users(last: 2, orderBy: {field: NAME, direction: DESC}) { edges { node { name } } } }`,
+		`{ users(first: 5) { edges { node { name } } nodes { id createdBy { name } } } }`,
+		`{ users(first: 5) { edges { node { ... on User { lastActive } } } } }`,
+		`{ users(first: 5, filter: "example.com") { edges { n1: node { id } n2: node { name } } } }`,
+		`{ users(first: 0) { edges { cursor } nodes { id } } }`,
+	} {
+		plain := e.query(t, q, vars, apiKey)
+		was := generated.SetPlainLists(false)
+		executor := e.query(t, q, vars, apiKey)
+		generated.SetPlainLists(was)
+		if len(plain.Errors) > 0 || plain.Status != 200 {
+			t.Errorf("%s: %d %s", q, plain.Status, short(plain.Raw))
+			continue
+		}
+		if plain.Raw != executor.Raw {
+			t.Errorf("%s:\nplain    %s\nexecutor %s", q, plain.Raw, executor.Raw)
+		}
+	}
+}
