@@ -1,9 +1,13 @@
 package graph_test
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/usersgraph/usersgraph/graph/generated"
+	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
@@ -49,4 +53,59 @@ func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
 			t.Errorf("%s:\nplain    %s\nexecutor %s", q, plain.Raw, executor.Raw)
 		}
 	}
+}
+
+// createdBy and lastChangedBy written with a plain page answer exactly as
+// the executor does: the same data, byte for byte, deleted users as null,
+// and a failed lookup as null with the same error at the same path.
+func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
+	users, refs, _ := creatorDataset(20, 6)
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c, err := restclient.New(fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// refs[7] is off the page and exists; its lookups fail.
+	e := setup(t, withUpstream(failLookup{next: c, id: refs[7]}))
+	for _, q := range []string{
+		creatorsQuery,
+		`{ users(first: 100) { edges { cursor node { id createdBy { id name email createdAt } lastChangedBy { __typename id } } } } }`,
+		`{ users(first: 60) { nodes { c: createdBy { name } createdBy { id } by: lastChangedBy { id } } } }`,
+		`{ users(first: 50) { edges { n: node { ...R } } } } fragment R on User { createdBy { ... on Node { id } } }`,
+		`{ users(last: 30) { edges { node { name createdBy { name } } } nodes { lastChangedBy { name } } } }`,
+		`{ users(first: 20) { nodes { createdBy { id createdBy { id } } } } }`,
+	} {
+		plain := e.query(t, q, nil, apiKey)
+		was := generated.SetPlainLists(false)
+		executor := e.query(t, q, nil, apiKey)
+		generated.SetPlainLists(was)
+		if plain.Status != 200 || len(plain.Data) == 0 {
+			t.Errorf("%s: %d %s", q, plain.Status, short(plain.Raw))
+			continue
+		}
+		if string(plain.Data) != string(executor.Data) {
+			t.Errorf("%s: data differs\nplain    %s\nexecutor %s", q, short(string(plain.Data)), short(string(executor.Data)))
+		}
+		// The executor resolves fields concurrently: its errors come in
+		// any order.
+		if p, x := errorSet(plain.Errors), errorSet(executor.Errors); !slices.Equal(p, x) {
+			t.Errorf("%s: errors differ\nplain    %v\nexecutor %v", q, p, x)
+		}
+		if strings.Contains(q, "createdBy { id name }") && len(plain.Errors) == 0 {
+			t.Errorf("%s: the failing lookup gave no error", q)
+		}
+	}
+}
+
+func errorSet(errs []gqlError) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, fmt.Sprintf("%s %s %s", pathString(e.Path), e.code(), e.Message))
+	}
+	slices.Sort(out)
+	return out
 }

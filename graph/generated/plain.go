@@ -23,26 +23,39 @@ func init() { plainLists.Store(true) }
 func SetPlainLists(on bool) (was bool) { return plainLists.Swap(on) }
 
 // marshalPlain writes a page of users or of user edges straight from the
-// model when every field selected on the elements is a plain one (a scalar,
-// the edge's cursor, the edge's node with plain fields): the answer gqlgen's
+// model when the fields selected on the elements are plain ones (scalars,
+// __typename, the edge's cursor, the edge's node): the answer gqlgen's
 // executor would give, byte for byte, without its per-field contexts,
 // field sets and closures (about 110 allocations per user). The selection
 // is collected once per list with gqlgen's own CollectFields, so fragments,
 // aliases and skip/include mean exactly what they mean to the executor.
-// Anything else (another field, a deferred fragment, a nil element) returns
-// nil and the executor runs.
-func marshalPlain[T any](ctx context.Context, sel ast.SelectionSet, v []T) graphql.Array {
+//
+// On a page of a users connection, createdBy and lastChangedBy may be
+// selected too, provided nothing under them waits in turn: each is
+// resolved through the executor's own field function (resolver, field
+// middleware such as tracing, errors at the field's path, panics), one
+// element after the other. That does not serialise the lookups: the users
+// resolver has already queued and sent them all (graph's prefetch), so the
+// first element waits for that one batch and the others find their users
+// in the loader.
+//
+// Anything else (another field, a deferred fragment, a nil element)
+// returns nil and the executor runs.
+func marshalPlain[T any](ec *executionContext, ctx context.Context, sel ast.SelectionSet, v []T) graphql.Array {
 	if !plainLists.Load() || !graphql.HasOperationContext(ctx) {
 		return nil
 	}
-	oc := graphql.GetOperationContext(ctx)
+	b := planner{ec: ec, oc: graphql.GetOperationContext(ctx)}
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "UserConnection" {
+		b.refsResolved = true
+	}
 	switch v := any(v).(type) {
 	case []*model.User:
-		plan, ok := planUser(oc, sel)
+		fields, ok := b.user(sel)
 		if !ok {
 			return nil
 		}
-		p := &plainPlan{fields: plan}
+		p := &plainPlan{fields: fields}
 		out := make([]plainUser, len(v))
 		ret := make(graphql.Array, len(v))
 		for i, u := range v {
@@ -52,13 +65,20 @@ func marshalPlain[T any](ctx context.Context, sel ast.SelectionSet, v []T) graph
 			out[i] = plainUser{u: u, plan: p}
 			ret[i] = &out[i]
 		}
+		if b.slots > 0 {
+			refs := make([]graphql.Marshaler, len(v)*b.slots)
+			for i := range out {
+				out[i].refs = refs[i*b.slots : (i+1)*b.slots]
+				b.resolve(graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i, Result: &v[i]}), p, out[i].u, fields, out[i].refs)
+			}
+		}
 		return ret
 	case []model.UserEdge:
-		plan, ok := planEdge(oc, sel)
+		fields, ok := b.edge(sel)
 		if !ok {
 			return nil
 		}
-		p := &plainPlan{fields: plan}
+		p := &plainPlan{fields: fields}
 		out := make([]plainEdge, len(v))
 		ret := make(graphql.Array, len(v))
 		for i := range v {
@@ -67,6 +87,19 @@ func marshalPlain[T any](ctx context.Context, sel ast.SelectionSet, v []T) graph
 			}
 			out[i] = plainEdge{e: v[i], plan: p}
 			ret[i] = &out[i]
+		}
+		if b.slots > 0 {
+			refs := make([]graphql.Marshaler, len(v)*b.slots)
+			for i := range out {
+				out[i].refs = refs[i*b.slots : (i+1)*b.slots]
+				ictx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i, Result: &v[i]})
+				for _, f := range fields {
+					if f.kind == kNode {
+						nctx := graphql.WithFieldContext(ictx, b.nodeContext(f.field))
+						b.resolve(nctx, p, v[i].Node(), f.node, out[i].refs)
+					}
+				}
+			}
 		}
 		return ret
 	}
@@ -83,6 +116,8 @@ const (
 	kLastActive
 	kCreatedAt
 	kLastChanged
+	kCreatedBy
+	kLastChangedBy
 	kCursor
 	kNode
 )
@@ -90,44 +125,77 @@ const (
 // plainField is one selected field: its response key, already quoted with
 // its colon, and what to write.
 type plainField struct {
-	key  string
-	kind fieldKind
-	node []plainField // kNode: the user's fields
+	key   string
+	kind  fieldKind
+	field graphql.CollectedField
+	node  []plainField // kNode, and kCreatedBy/kLastChangedBy when subPlain: the user's fields
+	slot  int          // kCreatedBy, kLastChangedBy: where the element keeps its resolved value
+	// subPlain: the referenced user's fields are plain (in node).
+	subPlain bool
 }
 
 var userKinds = map[string]fieldKind{
 	"__typename": kTypename, "id": kID, "email": kEmail, "name": kName,
 	"lastActive": kLastActive, "createdAt": kCreatedAt, "lastChanged": kLastChanged,
+	"createdBy": kCreatedBy, "lastChangedBy": kLastChangedBy,
 }
 
-func planUser(oc *graphql.OperationContext, sel ast.SelectionSet) ([]plainField, bool) {
-	return plan(oc, sel, "User", func(f graphql.CollectedField) (plainField, bool) {
+// planner turns a list's selection into plain fields.
+type planner struct {
+	ec *executionContext
+	oc *graphql.OperationContext
+	// refsResolved: the list is a users connection's, whose resolver has
+	// sent the createdBy/lastChangedBy lookups already.
+	refsResolved bool
+	slots        int // resolved fields per element
+}
+
+func (b *planner) user(sel ast.SelectionSet) ([]plainField, bool) {
+	return b.plan(sel, "User", func(f graphql.CollectedField) (plainField, bool) {
 		k, ok := userKinds[f.Name]
-		return plainField{kind: k}, ok
+		if !ok {
+			return plainField{}, false
+		}
+		if k == kCreatedBy || k == kLastChangedBy {
+			// Only where the lookups are under way, and only when nothing
+			// under the referenced user waits in turn.
+			if !b.refsResolved || !selectsNoConcurrentField(b.oc, "User", f.Selections, 0) {
+				return plainField{}, false
+			}
+			b.slots++
+			pf := plainField{kind: k, slot: b.slots - 1}
+			// The referenced user's own fields, written directly too when
+			// they are plain (they can only be, having passed the check
+			// above; if not, the executor marshals that user).
+			sub := planner{ec: b.ec, oc: b.oc}
+			pf.node, pf.subPlain = sub.user(f.Selections)
+			return pf, true
+		}
+		return plainField{kind: k}, true
 	})
 }
 
-func planEdge(oc *graphql.OperationContext, sel ast.SelectionSet) ([]plainField, bool) {
-	return plan(oc, sel, "UserEdge", func(f graphql.CollectedField) (plainField, bool) {
+func (b *planner) edge(sel ast.SelectionSet) ([]plainField, bool) {
+	return b.plan(sel, "UserEdge", func(f graphql.CollectedField) (plainField, bool) {
 		switch f.Name {
 		case "__typename":
 			return plainField{kind: kTypename}, true
 		case "cursor":
 			return plainField{kind: kCursor}, true
 		case "node":
-			node, ok := planUser(oc, f.Selections)
+			node, ok := b.user(f.Selections)
 			return plainField{kind: kNode, node: node}, ok
 		}
 		return plainField{}, false
 	})
 }
 
-func plan(oc *graphql.OperationContext, sel ast.SelectionSet, typeName string, field func(graphql.CollectedField) (plainField, bool)) ([]plainField, bool) {
+func (b *planner) plan(sel ast.SelectionSet, typeName string, field func(graphql.CollectedField) (plainField, bool)) ([]plainField, bool) {
 	o, ok := objectFields[typeName]
 	if !ok {
 		return nil, false
 	}
-	fields := graphql.CollectFields(oc, sel, o.implementors)
+	fields := graphql.CollectFields(b.oc, sel, o.implementors)
 	out := make([]plainField, 0, len(fields))
 	seen := make(map[string]bool, len(fields))
 	for _, f := range fields {
@@ -142,21 +210,71 @@ func plan(oc *graphql.OperationContext, sel ast.SelectionSet, typeName string, f
 		if !ok {
 			return nil, false
 		}
-		var key []byte
-		key = appendQuoted(key, f.Alias)
-		p.key = string(append(key, ':'))
+		p.field = f
+		p.key = `"` + f.Alias + `":` // a GraphQL name needs no escaping
 		out = append(out, p)
 	}
 	return out, true
 }
 
-// appendQuoted quotes a response key as the executor does; keys are
-// GraphQL names, which need no escaping.
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+// nodeContext is the field context the executor gives an edge's node.
+func (b *planner) nodeContext(f graphql.CollectedField) *graphql.FieldContext {
+	return &graphql.FieldContext{
+		Object: "UserEdge", Field: f, IsMethod: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return b.ec.childFields_User(ctx, field)
+		},
+	}
 }
+
+// resolve runs the executor's own field functions for the createdBy and
+// lastChangedBy fields of u, in ctx (the element's field context), keeping
+// their values in refs.
+//
+// When the referenced user's fields are plain, it is resolved through
+// graphql.ResolveField exactly as the generated _User_createdBy does (the
+// same field context, resolver, middleware, panic recovery and nullability)
+// and only its marshalling is plain.
+func (b *planner) resolve(ctx context.Context, p *plainPlan, u *model.User, fields []plainField, refs []graphql.Marshaler) {
+	ec := b.ec
+	for _, f := range fields {
+		if f.kind != kCreatedBy && f.kind != kLastChangedBy {
+			continue
+		}
+		if !f.subPlain {
+			if f.kind == kCreatedBy {
+				refs[f.slot] = ec._User_createdBy(ctx, f.field, u)
+			} else {
+				refs[f.slot] = ec._User_lastChangedBy(ctx, f.field, u)
+			}
+			continue
+		}
+		marshal := func(_ context.Context, _ ast.SelectionSet, v *model.User) graphql.Marshaler {
+			if v == nil {
+				return graphql.Null
+			}
+			return &plainRef{u: v, fields: f.node, plan: p}
+		}
+		if f.kind == kCreatedBy {
+			refs[f.slot] = graphql.ResolveField(ctx, ec.OperationContext, f.field, ec.fieldContext_User_createdBy,
+				func(ctx context.Context) (any, error) { return ec.Resolvers.User().CreatedBy(ctx, u) },
+				nil, marshal, true, false)
+		} else {
+			refs[f.slot] = graphql.ResolveField(ctx, ec.OperationContext, f.field, ec.fieldContext_User_lastChangedBy,
+				func(ctx context.Context) (any, error) { return ec.Resolvers.User().LastChangedBy(ctx, u) },
+				nil, marshal, true, false)
+		}
+	}
+}
+
+// plainRef is a referenced user written directly.
+type plainRef struct {
+	u      *model.User
+	fields []plainField
+	plan   *plainPlan
+}
+
+func (r *plainRef) MarshalGQL(w io.Writer) { r.plan.writeUser(w, r.u, r.fields, nil) }
 
 // plainPlan is a list's selection, with a scratch buffer for its
 // elements, which are marshalled one after the other.
@@ -168,13 +286,15 @@ type plainPlan struct {
 type plainUser struct {
 	u    *model.User
 	plan *plainPlan
+	refs []graphql.Marshaler
 }
 
-func (p *plainUser) MarshalGQL(w io.Writer) { writeUser(w, p.u, p.plan.fields, p.plan) }
+func (p *plainUser) MarshalGQL(w io.Writer) { p.plan.writeUser(w, p.u, p.plan.fields, p.refs) }
 
 type plainEdge struct {
 	e    model.UserEdge
 	plan *plainPlan
+	refs []graphql.Marshaler
 }
 
 func (p *plainEdge) MarshalGQL(w io.Writer) {
@@ -190,13 +310,13 @@ func (p *plainEdge) MarshalGQL(w io.Writer) {
 		case kCursor:
 			graphql.MarshalString(p.e.Cursor()).MarshalGQL(w)
 		case kNode:
-			writeUser(w, p.e.Node(), f.node, p.plan)
+			p.plan.writeUser(w, p.e.Node(), f.node, p.refs)
 		}
 	}
 	_, _ = io.WriteString(w, "}")
 }
 
-func writeUser(w io.Writer, u *model.User, fields []plainField, p *plainPlan) {
+func (p *plainPlan) writeUser(w io.Writer, u *model.User, fields []plainField, refs []graphql.Marshaler) {
 	_, _ = io.WriteString(w, "{")
 	for i, f := range fields {
 		if i > 0 {
@@ -218,6 +338,8 @@ func writeUser(w io.Writer, u *model.User, fields []plainField, p *plainPlan) {
 			p.writeDateTime(w, u.CreatedAt)
 		case kLastChanged:
 			p.writeDateTime(w, u.LastChanged)
+		case kCreatedBy, kLastChangedBy:
+			refs[f.slot].MarshalGQL(w)
 		}
 	}
 	_, _ = io.WriteString(w, "}")

@@ -24,13 +24,16 @@ type objectInfo struct {
 // per element (a quarter of the facade's CPU on a 25-user page, at c=64).
 // Otherwise gqlgen's own function runs. Pages of users and edges selecting
 // only plain fields skip the executor altogether (see marshalPlain).
-func marshalSlice[T any](ctx context.Context, sel ast.SelectionSet, v []T, workerLimit int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+func marshalSlice[T any](ec *executionContext, ctx context.Context, sel ast.SelectionSet, v []T, workerLimit int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	length := len(v)
-	if length == 0 || !blocksNowhere(ctx, sel) {
-		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+	if length == 0 {
+		return graphql.Array{}
 	}
-	if ret := marshalPlain(ctx, sel, v); ret != nil {
+	if ret := marshalPlain(ec, ctx, sel, v); ret != nil {
 		return ret
+	}
+	if !blocksNowhere(ctx, sel) {
+		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
 	}
 	ret := make(graphql.Array, length)
 	for i := range length {

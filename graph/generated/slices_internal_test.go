@@ -2,6 +2,7 @@ package generated
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -99,12 +100,70 @@ func TestOnlyPlainPagesAreWrittenDirectly(t *testing.T) {
 		ctx := graphql.WithOperationContext(context.Background(), oc)
 		var got graphql.Array
 		if c.field == "edges" {
-			got = marshalPlain(ctx, field.SelectionSet, conn.Edges())
+			got = marshalPlain(nil, ctx, field.SelectionSet, conn.Edges())
 		} else {
-			got = marshalPlain(ctx, field.SelectionSet, conn.Nodes())
+			got = marshalPlain(nil, ctx, field.SelectionSet, conn.Nodes())
 		}
 		if (got != nil) != c.direct {
 			t.Errorf("%s: written directly %v, want %v", c.query, got != nil, c.direct)
+		}
+	}
+}
+
+type stubRoot struct{ ResolverRoot }
+
+func (stubRoot) User() UserResolver { return stubUsers{} }
+
+type stubUsers struct{}
+
+func (stubUsers) CreatedBy(_ context.Context, obj *model.User) (*model.User, error) {
+	return &model.User{ID: "creator-of-" + obj.ID, Name: "Creator"}, nil
+}
+
+func (stubUsers) LastChangedBy(context.Context, *model.User) (*model.User, error) { return nil, nil }
+
+// On a users connection's page, createdBy and lastChangedBy with plain
+// fields under them are resolved through the executor's field functions
+// and written with the page; anything that would wait under them, or a
+// list that is not a connection's, leaves the page to the executor.
+func TestReferencesOnAConnectionPageAreWrittenDirectly(t *testing.T) {
+	users := []*model.User{{ID: "a"}, {ID: "b"}}
+	for _, c := range []struct {
+		query, object string
+		want          string // the page as written; "" = left to the executor
+	}{
+		{`{ users { nodes { id createdBy { id name } lastChangedBy { id } } } }`, "UserConnection",
+			`[{"id":"a","createdBy":{"id":"creator-of-a","name":"Creator"},"lastChangedBy":null},{"id":"b","createdBy":{"id":"creator-of-b","name":"Creator"},"lastChangedBy":null}]`},
+		{`{ users { nodes { c: createdBy { __typename } } } }`, "UserConnection",
+			`[{"c":{"__typename":"User"}},{"c":{"__typename":"User"}}]`},
+		{`{ users { nodes { createdBy { createdBy { id } } } } }`, "UserConnection", ""},
+		{`{ users { nodes { createdBy { id } } } }`, "SomethingElse", ""},
+	} {
+		exec := executor.New(NewExecutableSchema(Config{}))
+		ctx := graphql.StartOperationTrace(context.Background())
+		oc, errs := exec.CreateOperationContext(ctx, &graphql.RawParams{Query: c.query})
+		if errs != nil {
+			t.Fatalf("%s: %v", c.query, errs)
+		}
+		field := find(find(oc.Operation.SelectionSet, "users").SelectionSet, "nodes")
+		ctx = graphql.WithResponseContext(graphql.WithOperationContext(ctx, oc), graphql.DefaultErrorPresenter, graphql.DefaultRecover)
+		ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: c.object, Field: graphql.CollectedField{Field: field, Selections: field.SelectionSet}})
+		ec := newExecutionContext(oc, &executableSchema{Resolvers: stubRoot{}}, nil)
+		got := marshalPlain(ec, ctx, field.SelectionSet, users)
+		if c.want == "" {
+			if got != nil {
+				t.Errorf("%s under %s: written directly", c.query, c.object)
+			}
+			continue
+		}
+		if got == nil {
+			t.Errorf("%s: left to the executor", c.query)
+			continue
+		}
+		var b strings.Builder
+		got.MarshalGQL(&b)
+		if b.String() != c.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", c.query, b.String(), c.want)
 		}
 	}
 }

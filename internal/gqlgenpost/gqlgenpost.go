@@ -25,7 +25,7 @@ import (
 
 const (
 	concurrentCall = "graphql.MarshalSliceConcurrently(ctx, len(v),"
-	inOrderCall    = "marshalSlice(ctx, sel, v,"
+	inOrderCall    = "marshalSlice(ec, ctx, sel, v,"
 )
 
 var (

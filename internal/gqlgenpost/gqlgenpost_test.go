@@ -68,7 +68,7 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(out, []byte("marshalSlice(ctx, sel, v, 0, false,")) || bytes.Contains(out, []byte("MarshalSliceConcurrently")) {
+	if !bytes.Contains(out, []byte("marshalSlice(ec, ctx, sel, v, 0, false,")) || bytes.Contains(out, []byte("MarshalSliceConcurrently")) {
 		t.Errorf("not rewritten:\n%s", out)
 	}
 	if len(objects) != 1 || objects[0].Name != "Thing" || !slices.Equal(objects[0].Implementors, []string{"Thing", "Named"}) || !slices.Equal(objects[0].Concurrent, []string{"owner"}) {
