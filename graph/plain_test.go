@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/usersgraph/usersgraph/graph/generated"
+	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
@@ -28,6 +28,7 @@ func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
 		{ID: restclienttest.NewID(5), Email: "e@example.com", Name: "Søren", CreatedAt: 1, LastChanged: 2, CreatedBy: restclienttest.NewID(1)},
 	}
 	e := setup(t, withUsers(users))
+	x := setup(t, withUsers(users), executorOnly)
 	vars := map[string]any{"yes": true, "no": false}
 	for _, q := range []string{
 		`{ users(first: 10) { edges { cursor node { id email name lastActive createdAt lastChanged } } } }`,
@@ -42,9 +43,7 @@ func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
 		`{ users(first: 0) { edges { cursor } nodes { id } } }`,
 	} {
 		plain := e.query(t, q, vars, apiKey)
-		was := generated.SetPlainLists(false)
-		executor := e.query(t, q, vars, apiKey)
-		generated.SetPlainLists(was)
+		executor := x.query(t, q, vars, apiKey)
 		if len(plain.Errors) > 0 || plain.Status != 200 {
 			t.Errorf("%s: %d %s", q, plain.Status, short(plain.Raw))
 			continue
@@ -71,6 +70,7 @@ func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
 	}
 	// refs[7] is off the page and exists; its lookups fail.
 	e := setup(t, withUpstream(failLookup{next: c, id: refs[7]}))
+	x := setup(t, withUpstream(failLookup{next: c, id: refs[7]}), executorOnly)
 	for _, q := range []string{
 		creatorsQuery,
 		`{ users(first: 100) { edges { cursor node { id createdBy { id name email createdAt } lastChangedBy { __typename id } } } } }`,
@@ -80,9 +80,7 @@ func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
 		`{ users(first: 20) { nodes { createdBy { id createdBy { id } } } } }`,
 	} {
 		plain := e.query(t, q, nil, apiKey)
-		was := generated.SetPlainLists(false)
-		executor := e.query(t, q, nil, apiKey)
-		generated.SetPlainLists(was)
+		executor := x.query(t, q, nil, apiKey)
 		if plain.Status != 200 || len(plain.Data) == 0 {
 			t.Errorf("%s: %d %s", q, plain.Status, short(plain.Raw))
 			continue
@@ -100,6 +98,9 @@ func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
 		}
 	}
 }
+
+// executorOnly answers every list through gqlgen's executor.
+var executorOnly = withConfig(func(c *graph.Config) { c.ExecutorOnly = true })
 
 func errorSet(errs []gqlError) []string {
 	var out []string

@@ -3,7 +3,6 @@ package generated
 import (
 	"context"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -11,16 +10,13 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// plainLists switches marshalPlain on; tests turn it off to compare with
-// gqlgen's executor (see SetPlainLists).
-var plainLists atomic.Bool
+type executorOnlyKey struct{}
 
-func init() { plainLists.Store(true) }
-
-// SetPlainLists turns the direct marshalling of plain pages on or off and
-// returns the previous setting. It exists for tests that compare the
-// answers with gqlgen's executor.
-func SetPlainLists(on bool) (was bool) { return plainLists.Swap(on) }
+// ExecutorOnly returns a context in which every list is marshalled by
+// gqlgen's executor, never by marshalPlain: for comparing the two.
+func ExecutorOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, executorOnlyKey{}, true)
+}
 
 // marshalPlain writes a page of users or of user edges straight from the
 // model when the fields selected on the elements are plain ones (scalars,
@@ -42,7 +38,7 @@ func SetPlainLists(on bool) (was bool) { return plainLists.Swap(on) }
 // Anything else (another field, a deferred fragment, a nil element)
 // returns nil and the executor runs.
 func marshalPlain[T any](ec *executionContext, ctx context.Context, sel ast.SelectionSet, v []T) graphql.Array {
-	if !plainLists.Load() || !graphql.HasOperationContext(ctx) {
+	if !graphql.HasOperationContext(ctx) || ctx.Value(executorOnlyKey{}) != nil {
 		return nil
 	}
 	b := planner{ec: ec, oc: graphql.GetOperationContext(ctx)}
