@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -201,14 +205,17 @@ func TestACallerWhoHangsUpIsNotAnUpstreamFailure(t *testing.T) {
 		deadline    time.Duration // the facade's request timeout; 0: the caller hangs up instead
 		wantOutcome string
 		wantWarning bool
+		wantSpan    codes.Code // the status of the Query.users span
 	}{
-		{"a caller who hangs up while Cognigy hangs is counted as canceled, without a warning", 0, "canceled", false},
-		{"a deadline that passes while Cognigy hangs is still an upstream failure, with a warning", 200 * time.Millisecond, graph.CodeUpstreamUnavailable, true},
+		{"a caller who hangs up while Cognigy hangs is counted as canceled, without a warning", 0, "canceled", false, codes.Unset},
+		{"a deadline that passes while Cognigy hangs is still an upstream failure, with a warning", 200 * time.Millisecond, graph.CodeUpstreamUnavailable, true, codes.Error},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &opRecorder{}
-			e := setup(t, withConfig(func(c *graph.Config) { c.Observer, c.RequestTimeout = rec, tc.deadline }))
+			spans := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+			e := setup(t, withConfig(func(c *graph.Config) { c.Observer, c.RequestTimeout, c.Tracer = rec, tc.deadline, tp }))
 			e.fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Hang: true})
 
 			ctx, hangUp := context.WithCancel(t.Context())
@@ -247,6 +254,18 @@ func TestACallerWhoHangsUpIsNotAnUpstreamFailure(t *testing.T) {
 			}
 			if strings.Contains(logs, `"level":"ERROR"`) {
 				t.Fatalf("an error was logged:\n%s", logs)
+			}
+			// Neither the operation's span nor the resolver's is an error
+			// when the caller hung up.
+			eventually(t, "both spans end", func() bool { return len(spans.Ended()) >= 2 })
+			status := map[string]codes.Code{}
+			for _, s := range spans.Ended() {
+				status[s.Name()] = s.Status().Code
+			}
+			for _, name := range []string{"query Page", "Query.users"} {
+				if got, ok := status[name]; !ok || got != tc.wantSpan {
+					t.Errorf("span %q: status %v (ended: %t), want %v", name, got, ok, tc.wantSpan)
+				}
 			}
 		})
 	}

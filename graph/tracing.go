@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/attribute"
@@ -43,7 +44,11 @@ func (t tracing) InterceptOperation(ctx context.Context, next graphql.OperationH
 	handler := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := handler(ctx)
-		if resp != nil && len(resp.Errors) > 0 {
+		switch {
+		case resp == nil || len(resp.Errors) == 0:
+		case errors.Is(ctx.Err(), context.Canceled):
+			span.AddEvent("canceled: the caller hung up")
+		default:
 			span.SetStatus(codes.Error, resp.Errors[0].Message)
 			span.SetAttributes(attribute.Int("graphql.errors", len(resp.Errors)))
 		}
@@ -62,7 +67,13 @@ func (t tracing) InterceptField(ctx context.Context, next graphql.Resolver) (any
 	))
 	defer span.End()
 	res, err := next(ctx)
-	if err != nil {
+	switch {
+	case err == nil:
+	case callerHungUp(ctx, err):
+		// Not a failure, of Cognigy or of this server: the status stays
+		// unset, as the metrics count it "canceled".
+		span.AddEvent("canceled: the caller hung up")
+	default:
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "resolver failed")
 	}
