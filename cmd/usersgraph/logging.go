@@ -54,12 +54,21 @@ func (h requestIDs) WithGroup(name string) slog.Handler {
 
 // accessLog logs one line per request: never headers or the query string,
 // which is where credentials could be.
+// probes are the paths that only machines call, on a schedule.
+var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		level := slog.LevelInfo
+		if probes[r.URL.Path] && sw.status < 400 {
+			// Kubernetes and Prometheus call these every few seconds: a
+			// line each would bury the requests. A failing probe is logged.
+			level = slog.LevelDebug
+		}
+		logger.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),

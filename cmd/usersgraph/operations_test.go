@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -74,6 +75,38 @@ func TestReadinessFollowsTheUpstream(t *testing.T) {
 			t.Fatalf("/healthz %d", resp.StatusCode)
 		}
 	})
+}
+
+// Probes that succeed are logged at debug level only; requests, and a
+// probe that fails, at info.
+func TestSuccessfulProbesDoNotFillTheLog(t *testing.T) {
+	var logs strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	status := http.StatusOK
+	h := accessLog(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" {
+			w.WriteHeader(status)
+		}
+	}))
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/graphql"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	status = http.StatusServiceUnavailable
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var paths []string
+	for line := range strings.Lines(logs.String()) {
+		var rec struct {
+			Path   string `json:"path"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, fmt.Sprintf("%s %d", rec.Path, rec.Status))
+	}
+	if got := strings.Join(paths, ", "); got != "/graphql 200, /readyz 503" {
+		t.Fatalf("logged at info: %s", got)
+	}
 }
 
 func TestRequestIDsAreEchoedAndSane(t *testing.T) {
