@@ -46,6 +46,22 @@ type Observer interface {
 	BreakerChanged(state BreakerState)
 }
 
+// SharedCacheObserver, if an Observer also implements it, is told the
+// outcome of every lookup in the shared cache (WithSharedCache), which
+// comes after a miss of the client's own cache: SharedHit, SharedMiss, or
+// SharedError when the shared cache could not be read (the upstream is
+// asked then, as on a miss).
+type SharedCacheObserver interface {
+	SharedCacheLookup(outcome string)
+}
+
+// The outcomes of a shared cache lookup.
+const (
+	SharedHit   = "hit"
+	SharedMiss  = "miss"
+	SharedError = "error"
+)
+
 // BreakerState is the circuit breaker's state.
 type BreakerState string
 

@@ -54,35 +54,46 @@ func (c *Client) sharedGet(ctx context.Context, key string, decode func([]byte) 
 	if c.shared == nil || c.cacheTTL <= 0 {
 		return result{}, false
 	}
+	r, outcome := c.readShared(ctx, key, decode)
+	if o, ok := c.observer.(SharedCacheObserver); ok {
+		o.SharedCacheLookup(outcome)
+	}
+	return r, outcome == SharedHit
+}
+
+func (c *Client) readShared(ctx context.Context, key string, decode func([]byte) (any, error)) (result, string) {
 	b, ok, err := c.shared.Get(ctx, key)
-	if err != nil || !ok || len(b) < 5 || b[3] != 't' {
-		return result{}, false // absent, or written by another version: ask the upstream
+	if err != nil {
+		return result{}, SharedError
+	}
+	if !ok || len(b) < 5 || b[3] != 't' {
+		return result{}, SharedMiss // absent, or written by another version: ask the upstream
 	}
 	status, err := strconv.Atoi(string(b[:3]))
 	if err != nil {
-		return result{}, false
+		return result{}, SharedMiss
 	}
 	stamp, body, ok := bytes.Cut(b[4:], []byte{'\n'})
 	if !ok {
-		return result{}, false
+		return result{}, SharedMiss
 	}
 	ms, err := strconv.ParseInt(string(stamp), 10, 64)
 	if err != nil {
-		return result{}, false
+		return result{}, SharedMiss
 	}
 	fetched := time.UnixMilli(ms)
 	if !c.now().Before(fetched.Add(c.cacheTTL)) {
-		return result{}, false // the store's own expiry lags; the data is too old
+		return result{}, SharedMiss // the store's own expiry lags; the data is too old
 	}
 	resp := &Response{StatusCode: status, Header: http.Header{}}
 	if status == http.StatusNotFound {
-		return result{resp: resp, err: newErrorResponse(status, resp.Header, body, c.now()), fetched: fetched}, true
+		return result{resp: resp, err: newErrorResponse(status, resp.Header, body, c.now()), fetched: fetched}, SharedHit
 	}
 	v, err := decode(body)
 	if err != nil {
-		return result{}, false
+		return result{}, SharedMiss
 	}
-	return result{v: v, resp: resp, fetched: fetched}, true
+	return result{v: v, resp: resp, fetched: fetched}, SharedHit
 }
 
 // sharedSet keeps a cacheable answer in the shared cache.

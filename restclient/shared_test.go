@@ -50,8 +50,9 @@ func TestASharedCacheServesOtherReplicasAndFailsOpen(t *testing.T) {
 	defer fake.Close()
 	shared := &mapCache{m: map[string][]byte{}}
 	hashKey := bytes.Repeat([]byte{7}, 32)
+	seen := &sharedRecorder{}
 	replica := func() *restclient.Client {
-		c, err := restclient.New(fake.URL, restclient.WithCache(time.Minute, 10), restclient.WithSharedCache(shared, hashKey))
+		c, err := restclient.New(fake.URL, restclient.WithCache(time.Minute, 10), restclient.WithSharedCache(shared, hashKey), restclient.WithObserver(seen))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,11 +85,43 @@ func TestASharedCacheServesOtherReplicasAndFailsOpen(t *testing.T) {
 		}
 	}
 
+	// Each replica's own cache was empty: one missed the shared cache
+	// twice, the other found both answers there. Its own cache answers a
+	// repeat without asking the shared one.
+	if _, _, err := two.ListUsers(ctx, restclient.ListUsersOptions{Limit: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := seen.outcomes(); got != "miss miss hit hit" {
+		t.Fatalf("shared cache lookups: %s", got)
+	}
+
 	shared.broken = true
 	fake.ResetCounts()
 	if _, _, err := replica().ListUsers(ctx, restclient.ListUsersOptions{Limit: 3}); err != nil || fake.TotalCalls() != 1 {
 		t.Fatalf("with the shared cache down: %v, %d calls", err, fake.TotalCalls())
 	}
+	if got := seen.outcomes(); got != "miss miss hit hit error" {
+		t.Fatalf("shared cache lookups: %s", got)
+	}
+}
+
+// sharedRecorder notes shared cache lookups.
+type sharedRecorder struct {
+	recorder
+	mu   sync.Mutex
+	seen []string
+}
+
+func (r *sharedRecorder) SharedCacheLookup(outcome string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, outcome)
+}
+
+func (r *sharedRecorder) outcomes() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.seen, " ")
 }
 
 // Every answer reports when the upstream gave it, through the local cache

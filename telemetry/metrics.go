@@ -38,6 +38,7 @@ type Metrics struct {
 	upstreamTime   *prometheus.HistogramVec
 	cache          *prometheus.CounterVec
 	responseCache  *prometheus.CounterVec
+	sharedCache    *prometheus.CounterVec
 	coalesced      prometheus.Counter
 	batchSize      prometheus.Histogram
 	breaker        *prometheus.GaugeVec
@@ -82,6 +83,10 @@ func New() *Metrics {
 			Name: "usersgraph_upstream_cache_lookups_total",
 			Help: "Lookups in the cache of Cognigy answers, by result (hit, miss).",
 		}, []string{"result"}),
+		sharedCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usersgraph_upstream_shared_cache_lookups_total",
+			Help: "Lookups in the cache of Cognigy answers that replicas share in Redis (after a miss of the replica's own), by result (hit, miss, error).",
+		}, []string{"result"}),
 		responseCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "usersgraph_response_cache_lookups_total",
 			Help: "Lookups of complete GraphQL answers repeated by the same caller, by result (hit, miss).",
@@ -104,11 +109,14 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.inFlight, m.upstream, m.upstreamTime,
-		m.cache, m.responseCache, m.coalesced, m.batchSize, m.breaker,
+		m.cache, m.sharedCache, m.responseCache, m.coalesced, m.batchSize, m.breaker,
 	)
 	for _, r := range []string{"hit", "miss"} {
 		m.cache.WithLabelValues(r)
 		m.responseCache.WithLabelValues(r)
+	}
+	for _, r := range []string{restclient.SharedHit, restclient.SharedMiss, restclient.SharedError} {
+		m.sharedCache.WithLabelValues(r)
 	}
 	m.BreakerChanged(restclient.BreakerClosed)
 	return m
@@ -166,6 +174,11 @@ func (m *Metrics) Attempted(ctx context.Context, a restclient.Attempt) {
 
 // CacheLookup implements restclient.Observer.
 func (m *Metrics) CacheLookup(hit bool) { m.cache.WithLabelValues(hitLabel(hit)).Inc() }
+
+var _ restclient.SharedCacheObserver = (*Metrics)(nil)
+
+// SharedCacheLookup implements restclient.SharedCacheObserver.
+func (m *Metrics) SharedCacheLookup(outcome string) { m.sharedCache.WithLabelValues(outcome).Inc() }
 
 var _ graph.ResponseCacheObserver = (*Metrics)(nil)
 

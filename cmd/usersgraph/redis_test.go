@@ -44,6 +44,15 @@ func TestTwoServersWithOneRedisShareTheirCache(t *testing.T) {
 	if n := fake.TotalCalls(); n != 1 {
 		t.Fatalf("%d upstream calls for one query asked of two servers", n)
 	}
+	// Each server's metrics say where its answer came from.
+	for i, want := range []string{
+		`usersgraph_upstream_shared_cache_lookups_total{result="miss"} 1`,
+		`usersgraph_upstream_shared_cache_lookups_total{result="hit"} 1`,
+	} {
+		if _, body := get(t, servers[i].URL+"/metrics"); !strings.Contains(body, want) {
+			t.Errorf("server %d's metrics lack %s", i, want)
+		}
+	}
 }
 
 func TestRedisSettingsFailClearlyAndQuietly(t *testing.T) {
