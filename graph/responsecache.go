@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/usersgraph/usersgraph/graph/respcache"
 	"github.com/usersgraph/usersgraph/restclient"
 )
@@ -68,6 +71,14 @@ func withResponseCache(ttl time.Duration, maxBytes, maxBody int64, obs Observer,
 		OnLookup: func(r *http.Request, hit *respcache.Entry, elapsed time.Duration) {
 			if rco != nil {
 				rco.ResponseCacheLookup(hit != nil)
+			}
+			// A hit runs no GraphQL operation, so it has no span of its
+			// own: the request's span (otelhttp's) says what happened.
+			if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+				span.SetAttributes(attribute.Bool("usersgraph.response_cache.hit", hit != nil))
+				if hit != nil {
+					span.SetAttributes(attribute.String("graphql.operation.name", hit.Operation))
+				}
 			}
 			if hit != nil {
 				obs.Operation(r.Context(), Operation{Name: hit.Operation, Outcome: "ok", Elapsed: elapsed})

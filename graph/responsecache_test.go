@@ -2,9 +2,16 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/restclient"
@@ -153,5 +160,44 @@ func TestNoCacheAsksAgain(t *testing.T) {
 	e.query(t, cachedQuery, nil, apiKey, header{"Cache-Control", "no-cache"})
 	if obs.batches != 2 {
 		t.Fatalf("Cache-Control: no-cache was answered from the response cache (%d executions)", obs.batches)
+	}
+}
+
+// A hit runs no GraphQL operation and has no span of its own: the
+// request's span, which the server's HTTP tracing starts, says it was a
+// hit and of which operation; a miss says it was not.
+func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c, err := restclient.New(fake.URL, restclient.WithCache(time.Minute, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	h := graph.NewHandler(graph.Config{Upstream: c, ResponseCacheTTL: time.Minute})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tp.Tracer("test").Start(r.Context(), "POST /graphql")
+		defer span.End()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	defer srv.Close()
+	e := &env{fake: fake, srv: srv}
+	for range 2 {
+		e.query(t, cachedQuery, nil, apiKey).mustData(t, &struct{}{})
+	}
+	var got []string
+	for _, s := range spans.Ended() {
+		attrs := map[string]string{}
+		for _, a := range s.Attributes() {
+			attrs[string(a.Key)] = a.Value.Emit()
+		}
+		got = append(got, fmt.Sprintf("hit=%s op=%s", attrs["usersgraph.response_cache.hit"], attrs["graphql.operation.name"]))
+	}
+	if s := strings.Join(got, ", "); s != "hit=false op=, hit=true op=Page" {
+		t.Fatalf("request spans: %s", s)
 	}
 }
