@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/usersgraph/usersgraph/graph/generated"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/graph/model"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -60,7 +61,7 @@ func referencesAsked(ctx context.Context) (createdBy, lastChangedBy bool) {
 	}
 	oc := graphql.GetOperationContext(ctx)
 	user := func(sel ast.SelectionSet) {
-		for _, f := range graphql.CollectFields(oc, sel, []string{"User", "Node", "_Entity"}) {
+		for _, f := range graphql.CollectFields(oc, sel, generated.UserImplementors()) {
 			switch f.Name {
 			case "createdBy":
 				createdBy = true

@@ -149,7 +149,12 @@ type planner struct {
 func (b *planner) user(sel ast.SelectionSet) ([]plainField, bool) {
 	return b.plan(sel, "User", func(f graphql.CollectedField) (plainField, bool) {
 		k, ok := userKinds[f.Name]
-		if !ok {
+		if !ok || len(f.Directives) > 0 {
+			return plainField{}, false
+		}
+		if k != kCreatedBy && k != kLastChangedBy && objectFields["User"].concurrent[f.Name] {
+			// A field that became a resolver (redaction, say) is the
+			// resolver's to answer, not the model's.
 			return plainField{}, false
 		}
 		if k == kCreatedBy || k == kLastChangedBy {
@@ -353,3 +358,7 @@ func writeOptional(w io.Writer, s *string) {
 	}
 	graphql.MarshalString(*s).MarshalGQL(w)
 }
+
+// UserImplementors returns the names a User is selected under (itself and
+// its interfaces and unions), from the generated executor.
+func UserImplementors() []string { return objectFields["User"].implementors }
