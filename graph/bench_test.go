@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -20,7 +22,7 @@ import (
 // one loopback round trip to the fake per upstream call.
 func benchHandler(b *testing.B, users []restclienttest.User, opts ...restclient.Option) (http.Handler, *restclienttest.Server) {
 	b.Helper()
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey), restclienttest.WithUsers(users))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -29,9 +31,9 @@ func benchHandler(b *testing.B, users []restclienttest.User, opts ...restclient.
 	if err != nil {
 		b.Fatal(err)
 	}
-	return graph.NewHandler(graph.Config{
+	return httpapi.NewHandler(httpapi.Config{
 		Upstream:          c,
-		DefaultCredential: restclient.NewCredential(restclient.APIKey, testKey),
+		DefaultCredential: restclient.NewCredential(restclient.APIKey, graphtest.TestKey),
 		Lookup:            loaders.Config{Route: loaders.RouteList},
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}), fake
@@ -64,12 +66,12 @@ func BenchmarkUsersFirst100AllScalars(b *testing.B) {
 // cost: the upstream answers with bytes recorded once from the fake, so
 // its sorting and encoding are not measured.
 func BenchmarkUsersFirst100AllScalarsCannedUpstream(b *testing.B) {
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey))
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey))
 	if err != nil {
 		b.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, fake.URL+"/v2.0/users?limit=100&sort=_id:asc", nil)
-	req.Header.Set("X-API-Key", testKey)
+	req.Header.Set("X-API-Key", graphtest.TestKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
@@ -86,22 +88,22 @@ func BenchmarkUsersFirst100AllScalarsCannedUpstream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := graph.NewHandler(graph.Config{
+	h := httpapi.NewHandler(httpapi.Config{
 		Upstream:          c,
-		DefaultCredential: restclient.NewCredential(restclient.APIKey, testKey),
+		DefaultCredential: restclient.NewCredential(restclient.APIKey, graphtest.TestKey),
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	benchQuery(b, h, allScalars100)
 }
 
 func BenchmarkUsersFirst100WithCreators(b *testing.B) {
-	users, _, _ := creatorDataset(40, 15)
+	users, _, _ := graphtest.CreatorDataset(40, 15)
 	h, _ := benchHandler(b, users)
 	benchQuery(b, h, `{ users(first: 100) { edges { node { id name createdBy { name } lastChangedBy { name } } } } }`)
 }
 
 func BenchmarkUsersFirst100WithCreatorsCached(b *testing.B) {
-	users, _, _ := creatorDataset(40, 15)
+	users, _, _ := graphtest.CreatorDataset(40, 15)
 	h, fake := benchHandler(b, users, restclient.WithCache(1<<40, 10000))
 	benchQuery(b, h, `{ users(first: 100) { edges { node { id name createdBy { name } lastChangedBy { name } } } } }`)
 	b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "upstream-calls/op")

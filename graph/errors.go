@@ -27,9 +27,9 @@ const (
 	CodeInternal            = "INTERNAL_SERVER_ERROR"
 )
 
-// msgOutOfTime is the message of an error caused by the request's own
+// MsgOutOfTime is the message of an error caused by the request's own
 // deadline.
-const msgOutOfTime = "the request ran out of time"
+const MsgOutOfTime = "the request ran out of time"
 
 // errNoCredential is returned, before any upstream call, when the caller
 // sent no credential and none is configured.
@@ -57,7 +57,7 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		code, msg, ext := classify(err)
 		switch {
-		case callerHungUp(ctx, err):
+		case CallerHungUp(ctx, err):
 			// Nothing failed, and no one will read the answer.
 			logger.DebugContext(ctx, "caller hung up", "path", gerr.Path.String(), "err", err)
 		case code == CodeInternal:
@@ -126,15 +126,15 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		}
 		return CodeUpstreamUnavailable, "Cognigy could not be reached", nil
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return CodeUpstreamUnavailable, msgOutOfTime, nil
+		return CodeUpstreamUnavailable, MsgOutOfTime, nil
 	}
 	return CodeInternal, "internal server error", nil
 }
 
-// callerHungUp reports whether err is the caller's own cancellation: it
+// CallerHungUp reports whether err is the caller's own cancellation: it
 // wraps context.Canceled and the request's context was canceled, not timed
 // out. Such an error is no failure, of Cognigy or of this server.
-func callerHungUp(ctx context.Context, err error) bool {
+func CallerHungUp(ctx context.Context, err error) bool {
 	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }
 

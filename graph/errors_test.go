@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
 func TestUpstreamFailuresGetTheirCode(t *testing.T) {
-	e := setup(t, withTimeout(300*time.Millisecond))
+	e := graphtest.Setup(t, graphtest.WithTimeout(300*time.Millisecond))
 	retryAfter := http.Header{"Retry-After": {"7"}}
 	cases := []struct {
 		name      string
@@ -43,17 +45,17 @@ func TestUpstreamFailuresGetTheirCode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e.fake.ClearFaults()
-			e.fake.InjectFault(restclienttest.RouteList, tc.fault)
-			r := e.query(t, `{ users(first: 3) { totalCount nodes { name } } }`, nil, apiKey)
-			err := r.onlyError(t)
-			if err.code() != tc.code {
-				t.Fatalf("code %s (%q), want %s", err.code(), err.Message, tc.code)
+			e.Fake.ClearFaults()
+			e.Fake.InjectFault(restclienttest.RouteList, tc.fault)
+			r := e.Query(t, `{ users(first: 3) { totalCount nodes { name } } }`, nil, graphtest.APIKey)
+			err := r.OnlyError(t)
+			if err.Code() != tc.code {
+				t.Fatalf("code %s (%q), want %s", err.Code(), err.Message, tc.code)
 			}
 			if r.Status != http.StatusOK || string(r.Data) != "null" {
 				t.Fatalf("status %d data %s: want 200 with null data", r.Status, r.Data)
 			}
-			if pathString(err.Path) != "users" {
+			if graphtest.PathString(err.Path) != "users" {
 				t.Fatalf("path %v", err.Path)
 			}
 			if got, _ := err.Extensions["upstreamStatus"].(float64); int(got) != tc.status {
@@ -66,7 +68,7 @@ func TestUpstreamFailuresGetTheirCode(t *testing.T) {
 				if c, _ := err.Extensions["upstreamCode"].(string); c == "" {
 					t.Fatalf("upstreamCode missing: %v", err.Extensions)
 				}
-				if tr := err.Extensions["traceId"].(string); !strings.Contains(e.logs.String(), `"traceId":"`+tr+`"`) {
+				if tr := err.Extensions["traceId"].(string); !strings.Contains(e.Logs.String(), `"traceId":"`+tr+`"`) {
 					t.Fatalf("the upstream's traceId %s is not logged", tr)
 				}
 			}
@@ -79,28 +81,28 @@ func TestUpstreamFailuresGetTheirCode(t *testing.T) {
 		})
 	}
 	t.Run("after the faults clear, queries succeed again", func(t *testing.T) {
-		e.fake.ClearFaults()
+		e.Fake.ClearFaults()
 		var v struct{ Users struct{ TotalCount int } }
-		e.query(t, `{ users(first: 1) { totalCount } }`, nil, apiKey).mustData(t, &v)
+		e.Query(t, `{ users(first: 1) { totalCount } }`, nil, graphtest.APIKey).MustData(t, &v)
 		if v.Users.TotalCount != 300 {
 			t.Fatalf("totalCount %d", v.Users.TotalCount)
 		}
 	})
 }
 
-// assertNothingLeaks checks that a response and the logs repeat no
+// assertNothingLeaks checks that a graphtest.Response and the logs repeat no
 // credential and no upstream address.
-func assertNothingLeaks(t *testing.T, e *env, body string) {
+func assertNothingLeaks(t *testing.T, e *graphtest.Env, body string) {
 	t.Helper()
-	u, err := url.Parse(e.fake.URL)
+	u, err := url.Parse(e.Fake.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{testKey, "secret-bearer-token", "secret-cxone-token", u.Host, "/v2.0", "127.0.0.1"} {
+	for _, secret := range []string{graphtest.TestKey, "secret-bearer-token", "secret-cxone-token", u.Host, "/v2.0", "127.0.0.1"} {
 		if strings.Contains(body, secret) {
-			t.Fatalf("the response repeats %q: %s", secret, short(body))
+			t.Fatalf("the graphtest.Response repeats %q: %s", secret, graphtest.Short(body))
 		}
-		if secret != "127.0.0.1" && secret != u.Host && strings.Contains(e.logs.String(), secret) {
+		if secret != "127.0.0.1" && secret != u.Host && strings.Contains(e.Logs.String(), secret) {
 			t.Fatalf("the log repeats %q", secret)
 		}
 	}
@@ -109,25 +111,25 @@ func assertNothingLeaks(t *testing.T, e *env, body string) {
 func TestCredentialsAreForwardedAsTheyCame(t *testing.T) {
 	mine := []restclienttest.User{{ID: restclienttest.NewID(1), Name: "Only in the bearer tenant"}}
 	theirs := []restclienttest.User{{ID: restclienttest.NewID(2), Name: "Only in the cxone tenant"}}
-	e := setup(t, withFake(restclienttest.WithTenant("secret-bearer-token", mine), restclienttest.WithTenant("secret-cxone-token", theirs)))
+	e := graphtest.Setup(t, graphtest.WithFake(restclienttest.WithTenant("secret-bearer-token", mine), restclienttest.WithTenant("secret-cxone-token", theirs)))
 	cases := []struct {
 		name       string
-		sent       header
+		sent       graphtest.Header
 		wantHeader string
 		wantValue  string
 		wantName   string
 	}{
-		{"an API key goes on as X-API-Key", apiKey, "X-Api-Key", testKey, ""},
-		{"a bearer token goes on as Authorization: Bearer", header{"Authorization", "Bearer secret-bearer-token"}, "Authorization", "Bearer secret-bearer-token", "Only in the bearer tenant"},
-		{"a CXone token goes on as x-cxone-authorization", header{"x-cxone-authorization", "Bearer secret-cxone-token"}, "X-Cxone-Authorization", "Bearer secret-cxone-token", "Only in the cxone tenant"},
+		{"an API key goes on as X-API-Key", graphtest.APIKey, "X-Api-Key", graphtest.TestKey, ""},
+		{"a bearer token goes on as Authorization: Bearer", graphtest.Header{Name: "Authorization", Value: "Bearer secret-bearer-token"}, "Authorization", "Bearer secret-bearer-token", "Only in the bearer tenant"},
+		{"a CXone token goes on as x-cxone-authorization", graphtest.Header{Name: "x-cxone-authorization", Value: "Bearer secret-cxone-token"}, "X-Cxone-Authorization", "Bearer secret-cxone-token", "Only in the cxone tenant"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var v struct {
 				Users struct{ Nodes []struct{ Name string } }
 			}
-			e.query(t, `{ users(first: 1) { nodes { name } } }`, nil, tc.sent).mustData(t, &v)
-			h := e.lastRequest(t).Header
+			e.Query(t, `{ users(first: 1) { nodes { name } } }`, nil, tc.sent).MustData(t, &v)
+			h := e.LastRequest(t).Header
 			if h.Get(tc.wantHeader) != tc.wantValue {
 				t.Fatalf("upstream got %s=%q", tc.wantHeader, h.Get(tc.wantHeader))
 			}
@@ -144,18 +146,18 @@ func TestCredentialsAreForwardedAsTheyCame(t *testing.T) {
 }
 
 func TestTheDefaultKeyIsOnlyAFallback(t *testing.T) {
-	e := setup(t, withDefaultKey(testKey), withFake(restclienttest.WithTenant("secret-bearer-token", nil)))
+	e := graphtest.Setup(t, graphtest.WithDefaultKey(graphtest.TestKey), graphtest.WithFake(restclienttest.WithTenant("secret-bearer-token", nil)))
 	t.Run("a caller without a credential uses the default key", func(t *testing.T) {
 		var v struct{ Users struct{ TotalCount int } }
-		e.query(t, `{ users(first: 1) { totalCount } }`, nil).mustData(t, &v)
-		if e.lastRequest(t).Header.Get("X-Api-Key") != testKey || v.Users.TotalCount != 300 {
-			t.Fatalf("upstream header %v, total %d", e.lastRequest(t).Header, v.Users.TotalCount)
+		e.Query(t, `{ users(first: 1) { totalCount } }`, nil).MustData(t, &v)
+		if e.LastRequest(t).Header.Get("X-Api-Key") != graphtest.TestKey || v.Users.TotalCount != 300 {
+			t.Fatalf("upstream header %v, total %d", e.LastRequest(t).Header, v.Users.TotalCount)
 		}
 	})
 	t.Run("a caller's own credential wins over the default key", func(t *testing.T) {
 		var v struct{ Users struct{ TotalCount int } }
-		e.query(t, `{ users(first: 1) { totalCount } }`, nil, header{"Authorization", "Bearer secret-bearer-token"}).mustData(t, &v)
-		h := e.lastRequest(t).Header
+		e.Query(t, `{ users(first: 1) { totalCount } }`, nil, graphtest.Header{Name: "Authorization", Value: "Bearer secret-bearer-token"}).MustData(t, &v)
+		h := e.LastRequest(t).Header
 		if h.Get("X-Api-Key") != "" || h.Get("Authorization") != "Bearer secret-bearer-token" || v.Users.TotalCount != 0 {
 			t.Fatalf("upstream header %v, total %d", h, v.Users.TotalCount)
 		}
@@ -163,18 +165,18 @@ func TestTheDefaultKeyIsOnlyAFallback(t *testing.T) {
 }
 
 func TestNoCredentialIsUnauthenticatedWithoutACall(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	for _, q := range []string{
 		`{ users { totalCount } }`,
 		`{ user(id: "` + restclienttest.NewID(1) + `") { id } }`,
 	} {
 		t.Run(q, func(t *testing.T) {
-			e.fake.ResetCounts()
-			r := e.query(t, q, nil, header{"Authorization", "Basic dXNlcjpwYXNz"})
-			if err := r.onlyError(t); err.code() != "UNAUTHENTICATED" {
-				t.Fatalf("code %s", err.code())
+			e.Fake.ResetCounts()
+			r := e.Query(t, q, nil, graphtest.Header{Name: "Authorization", Value: "Basic dXNlcjpwYXNz"})
+			if err := r.OnlyError(t); err.Code() != "UNAUTHENTICATED" {
+				t.Fatalf("code %s", err.Code())
 			}
-			if n := e.fake.TotalCalls(); n != 0 {
+			if n := e.Fake.TotalCalls(); n != 0 {
 				t.Fatalf("%d upstream calls", n)
 			}
 		})
@@ -193,16 +195,16 @@ func (panicking) GetUser(context.Context, string) (*restclient.User, *restclient
 }
 
 func TestABugIsAGenericInternalError(t *testing.T) {
-	e := setup(t, withUpstream(panicking{}))
-	r := e.query(t, `{ users { totalCount } }`, nil, apiKey)
-	err := r.onlyError(t)
-	if err.code() != "INTERNAL_SERVER_ERROR" || err.Message != "internal server error" {
-		t.Fatalf("got %s %q", err.code(), err.Message)
+	e := graphtest.Setup(t, graphtest.WithUpstream(panicking{}))
+	r := e.Query(t, `{ users { totalCount } }`, nil, graphtest.APIKey)
+	err := r.OnlyError(t)
+	if err.Code() != "INTERNAL_SERVER_ERROR" || err.Message != "internal server error" {
+		t.Fatalf("got %s %q", err.Code(), err.Message)
 	}
 	if strings.Contains(r.Raw, "nil map") || strings.Contains(r.Raw, "goroutine") {
-		t.Fatalf("the response shows the panic: %s", short(r.Raw))
+		t.Fatalf("the graphtest.Response shows the panic: %s", graphtest.Short(r.Raw))
 	}
-	if !strings.Contains(e.logs.String(), "nil map write") {
+	if !strings.Contains(e.Logs.String(), "nil map write") {
 		t.Fatal("the panic is not in the log")
 	}
 }

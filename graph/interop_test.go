@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
 func TestNodesLookEachDistinctIdUpOnce(t *testing.T) {
-	users, refs, deleted := creatorDataset(30, 0)
-	e := setup(t, withUsers(users))
+	users, refs, deleted := graphtest.CreatorDataset(30, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	var existing, unknown []string
 	for _, id := range refs {
 		if deleted[id] {
@@ -31,7 +33,7 @@ func TestNodesLookEachDistinctIdUpOnce(t *testing.T) {
 		}
 	}
 	var v struct{ Nodes []*struct{ ID, Name string } }
-	e.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on User { name } } }`, map[string]any{"ids": ids}, apiKey).mustData(t, &v)
+	e.Query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on User { name } } }`, map[string]any{"ids": ids}, graphtest.APIKey).MustData(t, &v)
 	if len(v.Nodes) != len(ids) {
 		t.Fatalf("%d nodes for %d ids", len(v.Nodes), len(ids))
 	}
@@ -43,14 +45,14 @@ func TestNodesLookEachDistinctIdUpOnce(t *testing.T) {
 			t.Fatalf("nodes[%d] = %+v, want %s", i, n, ids[i])
 		}
 	}
-	if got, want := e.fake.TotalCalls(), len(existing)+len(unknown); got != want {
+	if got, want := e.Fake.TotalCalls(), len(existing)+len(unknown); got != want {
 		t.Fatalf("%d upstream calls, want one per distinct id (%d)", got, want)
 	}
 }
 
 func TestNodeResolvesUsersAndNullOtherwise(t *testing.T) {
-	users, refs, deleted := creatorDataset(4, 0)
-	e := setup(t, withUsers(users))
+	users, refs, deleted := graphtest.CreatorDataset(4, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	cases := []struct {
 		name, id, want string
 	}{
@@ -63,13 +65,13 @@ func TestNodeResolvesUsersAndNullOtherwise(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e.fake.ResetCounts()
+			e.Fake.ResetCounts()
 			var v struct{ Node *struct{ ID string } }
-			e.query(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": tc.id}, apiKey).mustData(t, &v)
+			e.Query(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": tc.id}, graphtest.APIKey).MustData(t, &v)
 			if (tc.want == "") != (v.Node == nil) || (v.Node != nil && v.Node.ID != tc.want) {
 				t.Fatalf("got %+v, want %q", v.Node, tc.want)
 			}
-			if tc.id == "not-an-id" && e.fake.TotalCalls() != 0 {
+			if tc.id == "not-an-id" && e.Fake.TotalCalls() != 0 {
 				t.Fatal("a malformed id reached the upstream")
 			}
 		})
@@ -79,9 +81,9 @@ func TestNodeResolvesUsersAndNullOtherwise(t *testing.T) {
 		for i := range ids {
 			ids[i] = restclienttest.NewID(i)
 		}
-		err := e.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids}, apiKey).onlyError(t)
-		if err.code() != "BAD_USER_INPUT" {
-			t.Fatalf("code %s", err.code())
+		err := e.Query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids}, graphtest.APIKey).OnlyError(t)
+		if err.Code() != "BAD_USER_INPUT" {
+			t.Fatalf("code %s", err.Code())
 		}
 	})
 }
@@ -89,8 +91,8 @@ func TestNodeResolvesUsersAndNullOtherwise(t *testing.T) {
 const entitiesQuery = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name createdBy { id } } } }`
 
 func TestEntitiesResolveInOneBatchInOrder(t *testing.T) {
-	users, refs, deleted := creatorDataset(12, 0)
-	e := setup(t, withUsers(users))
+	users, refs, deleted := graphtest.CreatorDataset(12, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	var reps []map[string]any
 	distinct := map[string]bool{}
 	for i := range 40 {
@@ -101,32 +103,32 @@ func TestEntitiesResolveInOneBatchInOrder(t *testing.T) {
 	var v struct {
 		Entities []*struct{ ID, Name string } `json:"_entities"`
 	}
-	e.query(t, entitiesQuery, map[string]any{"r": reps}, apiKey).mustData(t, &v)
+	e.Query(t, entitiesQuery, map[string]any{"r": reps}, graphtest.APIKey).MustData(t, &v)
 	for i, ent := range v.Entities {
 		id := reps[i]["id"].(string)
 		if deleted[id] != (ent == nil) || (ent != nil && ent.ID != id) {
 			t.Fatalf("_entities[%d] = %+v for %s (deleted: %v)", i, ent, id, deleted[id])
 		}
 	}
-	if got := e.fake.TotalCalls(); got != len(distinct) {
+	if got := e.Fake.TotalCalls(); got != len(distinct) {
 		t.Fatalf("%d upstream calls for %d distinct ids", got, len(distinct))
 	}
 }
 
 func TestAFailedEntityFailsOnlyItsIndex(t *testing.T) {
-	users, refs, _ := creatorDataset(4, 0)
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+	users, refs, _ := graphtest.CreatorDataset(4, 0)
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey), restclienttest.WithUsers(users))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	c := newClient(t, fake.URL)
-	e := setup(t, withUpstream(failLookup{next: c, id: refs[2]}))
+	c := graphtest.NewClient(t, fake.URL)
+	e := graphtest.Setup(t, graphtest.WithUpstream(failLookup{next: c, id: refs[2]}))
 	reps := []map[string]any{{"__typename": "User", "id": refs[0]}, {"__typename": "User", "id": refs[2]}}
-	r := e.query(t, entitiesQuery, map[string]any{"r": reps}, apiKey)
-	err1 := r.onlyError(t)
-	if pathString(err1.Path) != "_entities.1" || err1.code() != "UPSTREAM_UNAVAILABLE" {
-		t.Fatalf("error %q at %v code %s", err1.Message, err1.Path, err1.code())
+	r := e.Query(t, entitiesQuery, map[string]any{"r": reps}, graphtest.APIKey)
+	err1 := r.OnlyError(t)
+	if graphtest.PathString(err1.Path) != "_entities.1" || err1.Code() != "UPSTREAM_UNAVAILABLE" {
+		t.Fatalf("error %q at %v code %s", err1.Message, err1.Path, err1.Code())
 	}
 	if !strings.Contains(string(r.Data), refs[0]) {
 		t.Fatalf("the good entity is missing: %s", r.Data)
@@ -134,11 +136,11 @@ func TestAFailedEntityFailsOnlyItsIndex(t *testing.T) {
 }
 
 func TestServiceSDLDeclaresTheUserEntity(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	var v struct {
 		Service struct{ SDL string } `json:"_service"`
 	}
-	e.query(t, `{ _service { sdl } }`, nil).mustData(t, &v)
+	e.Query(t, `{ _service { sdl } }`, nil).MustData(t, &v)
 	for _, want := range []string{`@link(url: "https://specs.apollo.dev/federation/v2.3"`, `type User implements Node @key(fields: "id")`, "interface Node"} {
 		if !strings.Contains(v.Service.SDL, want) {
 			t.Fatalf("SDL lacks %q", want)
@@ -147,38 +149,38 @@ func TestServiceSDLDeclaresTheUserEntity(t *testing.T) {
 }
 
 func TestAutomaticPersistedQueries(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	q := `{ users(first: 1) { totalCount } }`
 	sum := sha256.Sum256([]byte(q))
 	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
-	send := func(withQuery bool) response {
+	send := func(withQuery bool) graphtest.Response {
 		body := map[string]any{"extensions": ext}
 		if withQuery {
 			body["query"] = q
 		}
-		return e.post(t, body, apiKey)
+		return e.Post(t, body, graphtest.APIKey)
 	}
-	if err := send(false).onlyError(t); err.Message != "PersistedQueryNotFound" {
+	if err := send(false).OnlyError(t); err.Message != "PersistedQueryNotFound" {
 		t.Fatalf("an unknown hash: %q", err.Message)
 	}
 	var v struct{ Users struct{ TotalCount int } }
-	send(true).mustData(t, &v)
+	send(true).MustData(t, &v)
 	v.Users.TotalCount = 0
-	send(false).mustData(t, &v)
+	send(false).MustData(t, &v)
 	if v.Users.TotalCount != 300 {
 		t.Fatalf("the stored query answered %+v", v)
 	}
 	t.Run("a hash that does not match its query is refused", func(t *testing.T) {
 		ext = map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": fmt.Sprintf("%064d", 0)}}
 		if r := send(true); len(r.Errors) != 1 {
-			t.Fatalf("got %s", short(r.Raw))
+			t.Fatalf("got %s", graphtest.Short(r.Raw))
 		}
 	})
 }
 
 func TestMalformedRepresentationsAreTheCallersMistake(t *testing.T) {
-	users, refs, _ := creatorDataset(4, 0)
-	e := setup(t, withUsers(users))
+	users, refs, _ := graphtest.CreatorDataset(4, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	good := map[string]any{"__typename": "User", "id": refs[0]}
 	cases := []struct {
 		name  string
@@ -193,34 +195,34 @@ func TestMalformedRepresentationsAreTheCallersMistake(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" is BAD_USER_INPUT naming its index, before any call", func(t *testing.T) {
-			e.fake.ResetCounts()
-			logMark := len(e.logs.String())
-			err := e.query(t, entitiesQuery, map[string]any{"r": []any{good, tc.bad}}, apiKey).onlyError(t)
-			if err.code() != "BAD_USER_INPUT" || !strings.HasPrefix(err.Message, tc.index) {
-				t.Fatalf("code %s message %q", err.code(), err.Message)
+			e.Fake.ResetCounts()
+			logMark := len(e.Logs.String())
+			err := e.Query(t, entitiesQuery, map[string]any{"r": []any{good, tc.bad}}, graphtest.APIKey).OnlyError(t)
+			if err.Code() != "BAD_USER_INPUT" || !strings.HasPrefix(err.Message, tc.index) {
+				t.Fatalf("code %s message %q", err.Code(), err.Message)
 			}
-			if n := e.fake.TotalCalls(); n != 0 {
+			if n := e.Fake.TotalCalls(); n != 0 {
 				t.Fatalf("%d upstream calls", n)
 			}
-			if logged := e.logs.String()[logMark:]; strings.Contains(logged, `"level":"ERROR"`) {
-				t.Fatalf("logged as a server error: %s", short(logged))
+			if logged := e.Logs.String()[logMark:]; strings.Contains(logged, `"level":"ERROR"`) {
+				t.Fatalf("logged as a server error: %s", graphtest.Short(logged))
 			}
 		})
 	}
 }
 
 func TestEntitiesAreWeighedByTheirRepresentations(t *testing.T) {
-	users, refs, _ := creatorDataset(4, 0)
-	e := setup(t, withUsers(users))
+	users, refs, _ := graphtest.CreatorDataset(4, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	reps := make([]map[string]any, 2000)
 	for i := range reps {
 		reps[i] = map[string]any{"__typename": "User", "id": refs[i%len(refs)]}
 	}
-	err := e.query(t, entitiesQuery, map[string]any{"r": reps}, apiKey).onlyError(t)
-	if err.code() != "COMPLEXITY_LIMIT_EXCEEDED" {
-		t.Fatalf("code %s (%s)", err.code(), err.Message)
+	err := e.Query(t, entitiesQuery, map[string]any{"r": reps}, graphtest.APIKey).OnlyError(t)
+	if err.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("code %s (%s)", err.Code(), err.Message)
 	}
-	if n := e.fake.TotalCalls(); n != 0 {
+	if n := e.Fake.TotalCalls(); n != 0 {
 		t.Fatalf("%d upstream calls before the refusal", n)
 	}
 }

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,45 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
-// creatorDataset is a first page of 100 users whose creators and changers
-// are k distinct ids: j of them on the page, the others off it, half of
-// those existing further down the list and half deleted.
-func creatorDataset(k, j int) (users []restclienttest.User, refs []string, deleted map[string]bool) {
-	deleted = map[string]bool{}
-	for i := range j {
-		refs = append(refs, restclienttest.NewID(i))
-	}
-	var extra []restclienttest.User
-	for i := range k - j {
-		if i%2 == 0 {
-			id := restclienttest.NewID(200 + i)
-			refs = append(refs, id)
-			extra = append(extra, restclienttest.User{ID: id, Name: "Off-page " + id, CreatedAt: 1600000000})
-		} else {
-			id := restclienttest.NewID(5000 + i)
-			refs = append(refs, id)
-			deleted[id] = true
-		}
-	}
-	for i := range 100 {
-		users = append(users, restclienttest.User{
-			ID:            restclienttest.NewID(i),
-			Name:          fmt.Sprintf("User %d", i),
-			CreatedAt:     1600000000,
-			CreatedBy:     refs[(2*i)%k],
-			LastChangedBy: refs[(2*i+1)%k],
-		})
-	}
-	return append(users, extra...), refs, deleted
-}
-
-const creatorsQuery = `{ users(first: 100) { nodes { id createdBy { id name } lastChangedBy { id } } } }`
 
 type creatorsPage struct {
 	Users struct {
@@ -67,12 +37,12 @@ func TestCreatorsCostOneCallPerDistinctUserNotOnThePage(t *testing.T) {
 	for _, route := range []loaders.Route{loaders.RouteList, loaders.RouteByID} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("route %s, K=%d distinct, J=%d on the page: 1+%d calls", route, tc.k, tc.j, tc.k-tc.j), func(t *testing.T) {
-				users, _, deleted := creatorDataset(tc.k, tc.j)
-				e := setup(t, withUsers(users), withLookup(route))
+				users, _, deleted := graphtest.CreatorDataset(tc.k, tc.j)
+				e := graphtest.Setup(t, graphtest.WithUsers(users), graphtest.WithLookup(route))
 				var p creatorsPage
-				e.query(t, creatorsQuery, nil, apiKey).mustData(t, &p)
+				e.Query(t, graphtest.CreatorsQuery, nil, graphtest.APIKey).MustData(t, &p)
 
-				lists, gets := e.fake.Calls(restclienttest.RouteList), e.fake.Calls(restclienttest.RouteGet)
+				lists, gets := e.Fake.Calls(restclienttest.RouteList), e.Fake.Calls(restclienttest.RouteGet)
 				if route == loaders.RouteList && (lists != 1+tc.k-tc.j || gets != 0) {
 					t.Fatalf("%d list + %d get calls, want %d list calls", lists, gets, 1+tc.k-tc.j)
 				}
@@ -105,8 +75,8 @@ func checkRef(t *testing.T, what, want string, deleted map[string]bool, isNull b
 }
 
 func TestOneUserIsLookedUpOncePerRequest(t *testing.T) {
-	users, refs, _ := creatorDataset(10, 0)
-	e := setup(t, withUsers(users))
+	users, refs, _ := graphtest.CreatorDataset(10, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	off := refs[0] // an existing user that is not on the first page
 	var v struct {
 		A, B  *struct{ ID string }
@@ -114,29 +84,29 @@ func TestOneUserIsLookedUpOncePerRequest(t *testing.T) {
 			Nodes []struct{ CreatedBy *struct{ ID string } }
 		}
 	}
-	e.query(t, `query($id: ID!) { a: user(id: $id) { id } b: user(id: $id) { id } users(first: 1) { nodes { createdBy { id } } } }`,
-		map[string]any{"id": off}, apiKey).mustData(t, &v)
+	e.Query(t, `query($id: ID!) { a: user(id: $id) { id } b: user(id: $id) { id } users(first: 1) { nodes { createdBy { id } } } }`,
+		map[string]any{"id": off}, graphtest.APIKey).MustData(t, &v)
 	if v.A == nil || v.B == nil || v.A.ID != off || v.Users.Nodes[0].CreatedBy.ID != off {
 		t.Fatalf("got %+v", v)
 	}
-	if n := e.fake.Calls(restclienttest.RouteList); n != 2 {
+	if n := e.Fake.Calls(restclienttest.RouteList); n != 2 {
 		t.Fatalf("%d list calls, want 2 (the page and one lookup)", n)
 	}
 }
 
 func TestUserByID(t *testing.T) {
-	users, refs, _ := creatorDataset(10, 0)
-	e := setup(t, withUsers(users))
+	users, refs, _ := graphtest.CreatorDataset(10, 0)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	t.Run("an existing user is found", func(t *testing.T) {
 		var v struct{ User *struct{ ID, Name string } }
-		e.query(t, `query($id: ID!) { user(id: $id) { id name } }`, map[string]any{"id": refs[0]}, apiKey).mustData(t, &v)
+		e.Query(t, `query($id: ID!) { user(id: $id) { id name } }`, map[string]any{"id": refs[0]}, graphtest.APIKey).MustData(t, &v)
 		if v.User == nil || v.User.ID != refs[0] || v.User.Name != "Off-page "+refs[0] {
 			t.Fatalf("got %+v", v.User)
 		}
 	})
 	t.Run("an unknown user is null without an error", func(t *testing.T) {
 		var v struct{ User *struct{ ID string } }
-		e.query(t, `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": restclienttest.NewID(99999)}, apiKey).mustData(t, &v)
+		e.Query(t, `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": restclienttest.NewID(99999)}, graphtest.APIKey).MustData(t, &v)
 		if v.User != nil {
 			t.Fatalf("got %+v", v.User)
 		}
@@ -161,9 +131,9 @@ func (f failLookup) GetUser(ctx context.Context, id string) (*restclient.User, *
 }
 
 func TestAFailedLookupFailsOnlyItsField(t *testing.T) {
-	users, refs, _ := creatorDataset(10, 0)
+	users, refs, _ := graphtest.CreatorDataset(10, 0)
 	t.Run("list route", func(t *testing.T) {
-		fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+		fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey), restclienttest.WithUsers(users))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,15 +142,15 @@ func TestAFailedLookupFailsOnlyItsField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := setup(t, withUpstream(failLookup{next: c, id: refs[0]}))
-		assertOnlyFieldsOf(t, e.query(t, creatorsQuery, nil, apiKey), users, refs[0], "UPSTREAM_UNAVAILABLE")
+		e := graphtest.Setup(t, graphtest.WithUpstream(failLookup{next: c, id: refs[0]}))
+		assertOnlyFieldsOf(t, e.Query(t, graphtest.CreatorsQuery, nil, graphtest.APIKey), users, refs[0], "UPSTREAM_UNAVAILABLE")
 	})
 	t.Run("by-id route", func(t *testing.T) {
-		e := setup(t, withUsers(users), withLookup(loaders.RouteByID))
-		e.fake.InjectFault(restclienttest.RouteGet, restclienttest.Fault{Status: 500, Times: 1})
-		r := e.query(t, creatorsQuery, nil, apiKey)
+		e := graphtest.Setup(t, graphtest.WithUsers(users), graphtest.WithLookup(loaders.RouteByID))
+		e.Fake.InjectFault(restclienttest.RouteGet, restclienttest.Fault{Status: 500, Times: 1})
+		r := e.Query(t, graphtest.CreatorsQuery, nil, graphtest.APIKey)
 		if len(r.Errors) == 0 {
-			t.Fatalf("no error: %s", short(r.Raw))
+			t.Fatalf("no error: %s", graphtest.Short(r.Raw))
 		}
 		// Which lookup met the fault is up to the scheduler; the first
 		// error's path says which user it was.
@@ -199,11 +169,11 @@ func TestAFailedLookupFailsOnlyItsField(t *testing.T) {
 
 // assertOnlyFieldsOf checks that exactly the fields referring to failedID
 // are null with an error of code at their path, and all else resolved.
-func assertOnlyFieldsOf(t *testing.T, r response, users []restclienttest.User, failedID, code string) {
+func assertOnlyFieldsOf(t *testing.T, r graphtest.Response, users []restclienttest.User, failedID, code string) {
 	t.Helper()
 	var p creatorsPage
-	if err := jsonUnmarshal(r.Data, &p); err != nil {
-		t.Fatalf("data: %v\n%s", err, short(r.Raw))
+	if err := json.Unmarshal(r.Data, &p); err != nil {
+		t.Fatalf("data: %v\n%s", err, graphtest.Short(r.Raw))
 	}
 	wantPaths := map[string]bool{}
 	for i, n := range p.Users.Nodes {
@@ -221,11 +191,11 @@ func assertOnlyFieldsOf(t *testing.T, r response, users []restclienttest.User, f
 		}
 	}
 	if len(wantPaths) == 0 || len(r.Errors) != len(wantPaths) {
-		t.Fatalf("%d errors for %d failed fields: %s", len(r.Errors), len(wantPaths), short(r.Raw))
+		t.Fatalf("%d errors for %d failed fields: %s", len(r.Errors), len(wantPaths), graphtest.Short(r.Raw))
 	}
 	for _, e := range r.Errors {
-		if !wantPaths[pathString(e.Path)] || e.code() != code {
-			t.Fatalf("error %q at %s with code %s; want code %s at one of %v", e.Message, pathString(e.Path), e.code(), code, wantPaths)
+		if !wantPaths[graphtest.PathString(e.Path)] || e.Code() != code {
+			t.Fatalf("error %q at %s with code %s; want code %s at one of %v", e.Message, graphtest.PathString(e.Path), e.Code(), code, wantPaths)
 		}
 	}
 }
@@ -254,8 +224,8 @@ func (c *concurrencyProbe) GetUser(ctx context.Context, id string) (*restclient.
 }
 
 func TestLookupsRunConcurrentlyWithinTheBound(t *testing.T) {
-	users, _, _ := creatorDataset(60, 0)
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users), restclienttest.WithLatency(20*time.Millisecond))
+	users, _, _ := graphtest.CreatorDataset(60, 0)
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey), restclienttest.WithUsers(users), restclienttest.WithLatency(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,9 +235,9 @@ func TestLookupsRunConcurrentlyWithinTheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := &concurrencyProbe{next: c}
-	e := setup(t, withUpstream(probe), withConcurrency(5))
+	e := graphtest.Setup(t, graphtest.WithUpstream(probe), graphtest.WithConcurrency(5))
 	var p creatorsPage
-	e.query(t, creatorsQuery, nil, apiKey).mustData(t, &p)
+	e.Query(t, graphtest.CreatorsQuery, nil, graphtest.APIKey).MustData(t, &p)
 	if probe.peak < 2 || probe.peak > 5 {
 		t.Fatalf("peak of %d lookups at once, want 2..5", probe.peak)
 	}
@@ -283,7 +253,7 @@ func TestLookupsRunConcurrentlyWithinTheBound(t *testing.T) {
 // the fields are asked on nodes, on edges or through fragments. Fields not
 // asked are not looked up.
 func TestAPageSendsItsLookupsWithoutWaitingForTheBatchWindow(t *testing.T) {
-	users, _, _ := creatorDataset(40, 15)
+	users, _, _ := graphtest.CreatorDataset(40, 15)
 	onPage := map[string]bool{}
 	offPageCreators := map[string]bool{}
 	for _, u := range users[:100] {
@@ -298,22 +268,22 @@ func TestAPageSendsItsLookupsWithoutWaitingForTheBatchWindow(t *testing.T) {
 		name, query string
 		calls       int
 	}{
-		{"nodes", creatorsQuery, 1 + 25},
+		{"nodes", graphtest.CreatorsQuery, 1 + 25},
 		{"edges and a fragment", `{ users(first: 100) { edges { node { ...Refs } } } } fragment Refs on User { id createdBy { name } lastChangedBy { name } }`, 1 + 25},
 		{"an inline fragment, createdBy only", `{ users(first: 100) { nodes { ... on User { createdBy { name } } } } }`, 1 + len(offPageCreators)},
 		{"neither", `{ users(first: 100) { nodes { name } } }`, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := setup(t, withUsers(users), withConfig(func(c *graph.Config) { c.Lookup.Wait = 30 * time.Second }))
+			e := graphtest.Setup(t, graphtest.WithUsers(users), graphtest.WithConfig(func(c *httpapi.Config) { c.Lookup.Wait = 30 * time.Second }))
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			body := strings.NewReader(`{"query":` + strconv.Quote(tc.query) + `}`)
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL, body)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.Srv.URL, body)
 			if err != nil {
 				t.Fatal(err)
 			}
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(apiKey.name, apiKey.value)
+			req.Header.Set(graphtest.APIKey.Name, graphtest.APIKey.Value)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatalf("no answer within 10s, the batch window being 30s: %v", err)
@@ -321,9 +291,9 @@ func TestAPageSendsItsLookupsWithoutWaitingForTheBatchWindow(t *testing.T) {
 			raw, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK || strings.Contains(string(raw), `"errors"`) {
-				t.Fatalf("status %d: %s", resp.StatusCode, short(string(raw)))
+				t.Fatalf("status %d: %s", resp.StatusCode, graphtest.Short(string(raw)))
 			}
-			if calls := e.fake.TotalCalls(); calls != tc.calls {
+			if calls := e.Fake.TotalCalls(); calls != tc.calls {
 				t.Fatalf("%d upstream calls, want %d", calls, tc.calls)
 			}
 		})

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
@@ -27,8 +29,8 @@ func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
 		{ID: restclienttest.NewID(4)},
 		{ID: restclienttest.NewID(5), Email: "e@example.com", Name: "Søren", CreatedAt: 1, LastChanged: 2, CreatedBy: restclienttest.NewID(1)},
 	}
-	e := setup(t, withUsers(users))
-	x := setup(t, withUsers(users), executorOnly)
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
+	x := graphtest.Setup(t, graphtest.WithUsers(users), executorOnly)
 	vars := map[string]any{"yes": true, "no": false}
 	for _, q := range []string{
 		`{ users(first: 10) { edges { cursor node { id email name lastActive createdAt lastChanged } } } }`,
@@ -42,10 +44,10 @@ func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
 		`{ users(first: 5, filter: "example.com") { edges { n1: node { id } n2: node { name } } } }`,
 		`{ users(first: 0) { edges { cursor } nodes { id } } }`,
 	} {
-		plain := e.query(t, q, vars, apiKey)
-		executor := x.query(t, q, vars, apiKey)
+		plain := e.Query(t, q, vars, graphtest.APIKey)
+		executor := x.Query(t, q, vars, graphtest.APIKey)
 		if len(plain.Errors) > 0 || plain.Status != 200 {
-			t.Errorf("%s: %d %s", q, plain.Status, short(plain.Raw))
+			t.Errorf("%s: %d %s", q, plain.Status, graphtest.Short(plain.Raw))
 			continue
 		}
 		if plain.Raw != executor.Raw {
@@ -58,8 +60,8 @@ func TestPlainPagesAnswerExactlyAsTheExecutor(t *testing.T) {
 // the executor does: the same data, byte for byte, deleted users as null,
 // and a failed lookup as null with the same error at the same path.
 func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
-	users, refs, _ := creatorDataset(20, 6)
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey), restclienttest.WithUsers(users))
+	users, refs, _ := graphtest.CreatorDataset(20, 6)
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey), restclienttest.WithUsers(users))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,24 +71,24 @@ func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
 		t.Fatal(err)
 	}
 	// refs[7] is off the page and exists; its lookups fail.
-	e := setup(t, withUpstream(failLookup{next: c, id: refs[7]}))
-	x := setup(t, withUpstream(failLookup{next: c, id: refs[7]}), executorOnly)
+	e := graphtest.Setup(t, graphtest.WithUpstream(failLookup{next: c, id: refs[7]}))
+	x := graphtest.Setup(t, graphtest.WithUpstream(failLookup{next: c, id: refs[7]}), executorOnly)
 	for _, q := range []string{
-		creatorsQuery,
+		graphtest.CreatorsQuery,
 		`{ users(first: 100) { edges { cursor node { id createdBy { id name email createdAt } lastChangedBy { __typename id } } } } }`,
 		`{ users(first: 60) { nodes { c: createdBy { name } createdBy { id } by: lastChangedBy { id } } } }`,
 		`{ users(first: 50) { edges { n: node { ...R } } } } fragment R on User { createdBy { ... on Node { id } } }`,
 		`{ users(last: 30) { edges { node { name createdBy { name } } } nodes { lastChangedBy { name } } } }`,
 		`{ users(first: 20) { nodes { createdBy { id createdBy { id } } } } }`,
 	} {
-		plain := e.query(t, q, nil, apiKey)
-		executor := x.query(t, q, nil, apiKey)
+		plain := e.Query(t, q, nil, graphtest.APIKey)
+		executor := x.Query(t, q, nil, graphtest.APIKey)
 		if plain.Status != 200 || len(plain.Data) == 0 {
-			t.Errorf("%s: %d %s", q, plain.Status, short(plain.Raw))
+			t.Errorf("%s: %d %s", q, plain.Status, graphtest.Short(plain.Raw))
 			continue
 		}
 		if string(plain.Data) != string(executor.Data) {
-			t.Errorf("%s: data differs\nplain    %s\nexecutor %s", q, short(string(plain.Data)), short(string(executor.Data)))
+			t.Errorf("%s: data differs\nplain    %s\nexecutor %s", q, graphtest.Short(string(plain.Data)), graphtest.Short(string(executor.Data)))
 		}
 		// The executor resolves fields concurrently: its errors come in
 		// any order.
@@ -100,12 +102,12 @@ func TestPlainPagesWithReferencesAnswerExactlyAsTheExecutor(t *testing.T) {
 }
 
 // executorOnly answers every list through gqlgen's executor.
-var executorOnly = withConfig(func(c *graph.Config) { c.ExecutorOnly = true })
+var executorOnly = graphtest.WithConfig(func(c *httpapi.Config) { c.ExecutorOnly = true })
 
-func errorSet(errs []gqlError) []string {
+func errorSet(errs []graphtest.Error) []string {
 	var out []string
 	for _, e := range errs {
-		out = append(out, fmt.Sprintf("%s %s %s", pathString(e.Path), e.code(), e.Message))
+		out = append(out, fmt.Sprintf("%s %s %s", graphtest.PathString(e.Path), e.Code(), e.Message))
 	}
 	slices.Sort(out)
 	return out

@@ -1,6 +1,7 @@
 // Package graph answers the GraphQL schema by calling Cognigy's REST API
-// through the small Upstream interface. Generated code lives in
-// graph/generated; this package owns the resolvers and the HTTP handler.
+// through the small Upstream interface: the resolvers, the errors they
+// give, and the prefetch of a page's references. Generated code lives in
+// graph/generated, the HTTP endpoint in graph/httpapi.
 package graph
 
 //go:generate go run -C .. github.com/99designs/gqlgen generate
@@ -25,6 +26,11 @@ type Upstream interface {
 // Resolver is the root resolver; it holds the dependencies of all others.
 type Resolver struct {
 	upstream Upstream
+}
+
+// NewResolver returns the root resolver over up (see RequireCredential).
+func NewResolver(up Upstream) *Resolver {
+	return &Resolver{upstream: up}
 }
 
 // The resolvers satisfy the generated interfaces; checked at compile time.
@@ -65,8 +71,11 @@ func (r *Resolver) prime(ctx context.Context, users []*model.User) {
 	loaders.From(ctx).Prime(ctx, users)
 }
 
-// requireCredential refuses, before any call, an upstream request that
-// would carry no credential: the answer is known, so the call is not made.
+// RequireCredential returns next behind a check that refuses, before any
+// call, an upstream request that would carry no credential: the answer is
+// known, so the call is not made.
+func RequireCredential(next Upstream) Upstream { return requireCredential{next: next} }
+
 type requireCredential struct{ next Upstream }
 
 func (u requireCredential) ListUsers(ctx context.Context, opts restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error) {

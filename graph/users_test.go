@@ -2,9 +2,12 @@ package graph_test
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/usersgraph/usersgraph/graph/graphtest"
 
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -42,10 +45,10 @@ func (p page) ids() []string {
 	return out
 }
 
-func (e *env) page(t *testing.T, vars map[string]any) page {
+func fetchPage(t *testing.T, e *graphtest.Env, vars map[string]any) page {
 	t.Helper()
 	var p page
-	e.query(t, pageQuery, vars, apiKey).mustData(t, &p)
+	e.Query(t, pageQuery, vars, graphtest.APIKey).MustData(t, &p)
 	nodes := make([]string, len(p.Users.Nodes))
 	for i, n := range p.Users.Nodes {
 		nodes[i] = n.ID
@@ -64,13 +67,13 @@ func (e *env) page(t *testing.T, vars map[string]any) page {
 }
 
 // restOrder walks the upstream directly, with skip, and returns its order.
-func restOrder(t *testing.T, e *env, filter string, sort restclient.Sort) []string {
+func restOrder(t *testing.T, e *graphtest.Env, filter string, sort restclient.Sort) []string {
 	t.Helper()
-	c, err := restclient.New(e.fake.URL)
+	c, err := restclient.New(e.Fake.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := restclient.WithCredential(t.Context(), restclient.NewCredential(restclient.APIKey, testKey))
+	ctx := restclient.WithCredential(t.Context(), restclient.NewCredential(restclient.APIKey, graphtest.TestKey))
 	var ids []string
 	for {
 		p, _, err := c.ListUsers(ctx, restclient.ListUsersOptions{Filter: filter, Sort: sort, Limit: 100, Skip: len(ids)})
@@ -87,7 +90,7 @@ func restOrder(t *testing.T, e *env, filter string, sort restclient.Sort) []stri
 }
 
 func TestWalksMatchTheUpstreamOrderForEveryOrder(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	fields := map[string]restclient.SortField{
 		"ID": restclient.SortByID, "EMAIL": restclient.SortByEmail, "NAME": restclient.SortByName,
 		"LAST_ACTIVE": restclient.SortByLastActive, "CREATED_AT": restclient.SortByCreatedAt, "LAST_CHANGED": restclient.SortByLastChanged,
@@ -124,8 +127,8 @@ func TestWalksMatchTheUpstreamOrderForEveryOrder(t *testing.T) {
 			var got []string
 			vars := map[string]any{"first": size, "filter": o.filter, "orderBy": o.orderBy}
 			for i := 0; ; i++ {
-				e.fake.ResetCounts()
-				p := e.page(t, vars)
+				e.Fake.ResetCounts()
+				p := fetchPage(t, e, vars)
 				got = append(got, p.ids()...)
 				if p.Users.TotalCount != len(want) {
 					t.Fatalf("totalCount %d, want %d", p.Users.TotalCount, len(want))
@@ -133,9 +136,9 @@ func TestWalksMatchTheUpstreamOrderForEveryOrder(t *testing.T) {
 				if p.Users.PageInfo.HasPreviousPage != (i > 0) {
 					t.Fatalf("page %d: hasPreviousPage %v", i, p.Users.PageInfo.HasPreviousPage)
 				}
-				q := e.lastRequest(t).Query
-				if e.fake.TotalCalls() != 1 || q.Get("sort") != o.sort.String() {
-					t.Fatalf("page %d: %d calls, sort %q, want 1 call sorted %q", i, e.fake.TotalCalls(), q.Get("sort"), o.sort.String())
+				q := e.LastRequest(t).Query
+				if e.Fake.TotalCalls() != 1 || q.Get("sort") != o.sort.String() {
+					t.Fatalf("page %d: %d calls, sort %q, want 1 call sorted %q", i, e.Fake.TotalCalls(), q.Get("sort"), o.sort.String())
 				}
 				if i > 0 && (q.Get("next") == "" || q.Has("skip")) {
 					t.Fatalf("page %d continued with %v, want next= and no skip", i, q)
@@ -156,12 +159,12 @@ func TestWalksMatchTheUpstreamOrderForEveryOrder(t *testing.T) {
 			var got []string
 			vars := map[string]any{"last": size, "filter": o.filter, "orderBy": o.orderBy}
 			for i := 0; ; i++ {
-				p := e.page(t, vars)
+				p := fetchPage(t, e, vars)
 				got = append(p.ids(), got...)
 				if p.Users.PageInfo.HasNextPage != (i > 0) {
 					t.Fatalf("page %d: hasNextPage %v", i, p.Users.PageInfo.HasNextPage)
 				}
-				if q := e.lastRequest(t).Query; i > 0 && q.Has("skip") {
+				if q := e.LastRequest(t).Query; i > 0 && q.Has("skip") {
 					t.Fatalf("page %d continued with skip: %v", i, q)
 				}
 				if !p.Users.PageInfo.HasPreviousPage {
@@ -180,27 +183,27 @@ func TestWalksMatchTheUpstreamOrderForEveryOrder(t *testing.T) {
 }
 
 func TestCursorsContinueWhereTheyPoint(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	all := restOrder(t, e, "", restclient.Sort{{Field: restclient.SortByID}})
-	first := e.page(t, map[string]any{"first": 10})
+	first := fetchPage(t, e, map[string]any{"first": 10})
 
 	t.Run("after endCursor asks for next= without skip", func(t *testing.T) {
-		p := e.page(t, map[string]any{"first": 10, "after": *first.Users.PageInfo.EndCursor})
+		p := fetchPage(t, e, map[string]any{"first": 10, "after": *first.Users.PageInfo.EndCursor})
 		if !slices.Equal(p.ids(), all[10:20]) {
 			t.Fatalf("got %v, want %v", p.ids(), all[10:20])
 		}
-		q := e.lastRequest(t).Query
+		q := e.LastRequest(t).Query
 		if len(q.Get("next")) != 24 || q.Has("skip") || q.Has("previous") {
 			t.Fatalf("upstream query %v", q)
 		}
 	})
 	t.Run("before the second page's startCursor asks for previous=", func(t *testing.T) {
-		second := e.page(t, map[string]any{"first": 10, "after": *first.Users.PageInfo.EndCursor})
-		p := e.page(t, map[string]any{"last": 10, "before": *second.Users.PageInfo.StartCursor})
+		second := fetchPage(t, e, map[string]any{"first": 10, "after": *first.Users.PageInfo.EndCursor})
+		p := fetchPage(t, e, map[string]any{"last": 10, "before": *second.Users.PageInfo.StartCursor})
 		if !slices.Equal(p.ids(), all[:10]) {
 			t.Fatalf("got %v, want %v", p.ids(), all[:10])
 		}
-		q := e.lastRequest(t).Query
+		q := e.LastRequest(t).Query
 		if len(q.Get("previous")) != 24 || q.Has("skip") || q.Get("sort") != "_id:asc" {
 			t.Fatalf("upstream query %v", q)
 		}
@@ -210,39 +213,39 @@ func TestCursorsContinueWhereTheyPoint(t *testing.T) {
 	})
 	for _, i := range []int{0, 3, 9} {
 		t.Run(fmt.Sprintf("after edge %d continues right after it", i), func(t *testing.T) {
-			p := e.page(t, map[string]any{"first": 4, "after": first.Users.Edges[i].Cursor})
+			p := fetchPage(t, e, map[string]any{"first": 4, "after": first.Users.Edges[i].Cursor})
 			if !slices.Equal(p.ids(), all[i+1:i+5]) {
 				t.Fatalf("got %v, want %v", p.ids(), all[i+1:i+5])
 			}
 		})
 		t.Run(fmt.Sprintf("before edge %d ends right before it", i), func(t *testing.T) {
-			p := e.page(t, map[string]any{"last": 4, "before": first.Users.Edges[i].Cursor})
+			p := fetchPage(t, e, map[string]any{"last": 4, "before": first.Users.Edges[i].Cursor})
 			if want := all[max(i-4, 0):i]; !slices.Equal(p.ids(), want) {
 				t.Fatalf("got %v, want %v", p.ids(), want)
 			}
 		})
 	}
 	t.Run("last without before is the final users", func(t *testing.T) {
-		p := e.page(t, map[string]any{"last": 5})
+		p := fetchPage(t, e, map[string]any{"last": 5})
 		if !slices.Equal(p.ids(), all[len(all)-5:]) || p.Users.PageInfo.HasNextPage || !p.Users.PageInfo.HasPreviousPage {
 			t.Fatalf("got %v %+v, want %v", p.ids(), p.Users.PageInfo, all[len(all)-5:])
 		}
 	})
 	t.Run("no size gives a page of 25", func(t *testing.T) {
-		p := e.page(t, map[string]any{})
+		p := fetchPage(t, e, map[string]any{})
 		if !slices.Equal(p.ids(), all[:25]) {
 			t.Fatalf("got %d users", len(p.ids()))
 		}
 	})
 	t.Run("first 0 gives no edges but the total and what follows", func(t *testing.T) {
-		p := e.page(t, map[string]any{"first": 0})
+		p := fetchPage(t, e, map[string]any{"first": 0})
 		if len(p.ids()) != 0 || p.Users.TotalCount != len(all) || !p.Users.PageInfo.HasNextPage || p.Users.PageInfo.HasPreviousPage {
 			t.Fatalf("got %+v", p.Users)
 		}
 	})
 	t.Run("after the very last edge there is an empty page", func(t *testing.T) {
-		end := e.page(t, map[string]any{"last": 1})
-		p := e.page(t, map[string]any{"first": 10, "after": *end.Users.PageInfo.EndCursor})
+		end := fetchPage(t, e, map[string]any{"last": 1})
+		p := fetchPage(t, e, map[string]any{"first": 10, "after": *end.Users.PageInfo.EndCursor})
 		if len(p.ids()) != 0 || p.Users.PageInfo.HasNextPage || !p.Users.PageInfo.HasPreviousPage {
 			t.Fatalf("got %+v", p.Users)
 		}
@@ -250,7 +253,7 @@ func TestCursorsContinueWhereTheyPoint(t *testing.T) {
 }
 
 func TestOrderByBecomesOneUpstreamSort(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	cases := []struct {
 		name    string
 		orderBy string
@@ -271,8 +274,8 @@ func TestOrderByBecomesOneUpstreamSort(t *testing.T) {
 				args += ", " + tc.orderBy
 			}
 			var v any
-			e.query(t, `{ users(`+args+`) { totalCount } }`, nil, apiKey).mustData(t, &v)
-			if got := e.lastRequest(t).Query.Get("sort"); got != tc.want {
+			e.Query(t, `{ users(`+args+`) { totalCount } }`, nil, graphtest.APIKey).MustData(t, &v)
+			if got := e.LastRequest(t).Query.Get("sort"); got != tc.want {
 				t.Fatalf("sort=%q, want %q", got, tc.want)
 			}
 		})
@@ -280,9 +283,9 @@ func TestOrderByBecomesOneUpstreamSort(t *testing.T) {
 }
 
 func TestBadArgumentsNeverReachTheUpstream(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	var p page
-	e.query(t, `{ users(first: 2) { edges { cursor } } }`, nil, apiKey).mustData(t, &p)
+	e.Query(t, `{ users(first: 2) { edges { cursor } } }`, nil, graphtest.APIKey).MustData(t, &p)
 	cursor := p.Users.Edges[1].Cursor
 	cases := []struct {
 		name, args, wantMsg string
@@ -300,22 +303,22 @@ func TestBadArgumentsNeverReachTheUpstream(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" is BAD_USER_INPUT", func(t *testing.T) {
-			e.fake.ResetCounts()
-			r := e.query(t, `{ users(`+tc.args+`) { totalCount } }`, nil, apiKey)
-			err := r.onlyError(t)
-			if err.code() != "BAD_USER_INPUT" || !strings.Contains(err.Message, tc.wantMsg) {
-				t.Fatalf("got %s %q, want BAD_USER_INPUT mentioning %q", err.code(), err.Message, tc.wantMsg)
+			e.Fake.ResetCounts()
+			r := e.Query(t, `{ users(`+tc.args+`) { totalCount } }`, nil, graphtest.APIKey)
+			err := r.OnlyError(t)
+			if err.Code() != "BAD_USER_INPUT" || !strings.Contains(err.Message, tc.wantMsg) {
+				t.Fatalf("got %s %q, want BAD_USER_INPUT mentioning %q", err.Code(), err.Message, tc.wantMsg)
 			}
-			if n := e.fake.TotalCalls(); n != 0 {
+			if n := e.Fake.TotalCalls(); n != 0 {
 				t.Fatalf("%d upstream calls, want none", n)
 			}
 		})
 	}
 	t.Run("an id of the wrong shape is BAD_USER_INPUT", func(t *testing.T) {
-		e.fake.ResetCounts()
-		err := e.query(t, `{ user(id: "../../admin") { id } }`, nil, apiKey).onlyError(t)
-		if err.code() != "BAD_USER_INPUT" || e.fake.TotalCalls() != 0 {
-			t.Fatalf("got %s after %d calls", err.code(), e.fake.TotalCalls())
+		e.Fake.ResetCounts()
+		err := e.Query(t, `{ user(id: "../../admin") { id } }`, nil, graphtest.APIKey).OnlyError(t)
+		if err.Code() != "BAD_USER_INPUT" || e.Fake.TotalCalls() != 0 {
+			t.Fatalf("got %s after %d calls", err.Code(), e.Fake.TotalCalls())
 		}
 	})
 }
@@ -336,7 +339,7 @@ func TestUserFieldsMapFromTheWire(t *testing.T) {
 		{ID: restclienttest.NewID(1), Email: "zoe@example.com", Name: "Zoë Müller", LastActive: &ms, CreatedAt: 1500000000, LastChanged: 1500000500},
 		{ID: restclienttest.NewID(2), LastActive: &secs, CreatedAt: 1500000001},
 	}
-	e := setup(t, withUsers(users))
+	e := graphtest.Setup(t, graphtest.WithUsers(users))
 	var got struct {
 		Users struct {
 			Nodes []struct {
@@ -345,7 +348,7 @@ func TestUserFieldsMapFromTheWire(t *testing.T) {
 			}
 		}
 	}
-	e.query(t, `{ users { nodes { id email name lastActive createdAt lastChanged } } }`, nil, apiKey).mustData(t, &got)
+	e.Query(t, `{ users { nodes { id email name lastActive createdAt lastChanged } } }`, nil, graphtest.APIKey).MustData(t, &got)
 	str := func(p *string) string {
 		if p == nil {
 			return "null"
@@ -373,14 +376,14 @@ func TestUserFieldsMapFromTheWire(t *testing.T) {
 }
 
 func TestGETQueriesWork(t *testing.T) {
-	e := setup(t)
-	req, err := newGET(t, e.srv.URL+`?query=`+urlEscape(`{ users(first: 2) { totalCount } }`))
+	e := graphtest.Setup(t)
+	req, err := graphtest.NewGET(t, e.Srv.URL+`?query=`+url.QueryEscape(`{ users(first: 2) { totalCount } }`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(apiKey.name, apiKey.value)
+	req.Header.Set(graphtest.APIKey.Name, graphtest.APIKey.Value)
 	var v struct{ Users struct{ TotalCount int } }
-	do(t, req).mustData(t, &v)
+	graphtest.Do(t, req).MustData(t, &v)
 	if v.Users.TotalCount != 300 {
 		t.Fatalf("totalCount %d", v.Users.TotalCount)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/redisstore"
 	"github.com/usersgraph/usersgraph/redisstore/redisstoretest"
 	"github.com/usersgraph/usersgraph/restclient"
@@ -47,7 +47,7 @@ func replica(t *testing.T, url, upstream string, opts ...restclient.Option) *htt
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(graph.NewHandler(graph.Config{Upstream: c, PersistedQueries: store.PersistedQueries(), RequestTimeout: 2 * time.Second}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Upstream: c, PersistedQueries: store.PersistedQueries(), RequestTimeout: 2 * time.Second}))
 	t.Cleanup(srv.Close)
 	return srv
 }

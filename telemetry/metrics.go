@@ -1,6 +1,6 @@
 // Package telemetry turns what the GraphQL handler and the Cognigy client
 // report into Prometheus metrics and trace events, and sets up OpenTelemetry
-// tracing from the standard OTEL_* variables. It implements graph.Observer
+// tracing from the standard OTEL_* variables. It implements httpapi.Observer
 // and restclient.Observer; cmd/usersgraph wires it in and serves /metrics.
 package telemetry
 
@@ -15,10 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/usersgraph/usersgraph/graph"
-	"github.com/usersgraph/usersgraph/restclient"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
+	"github.com/usersgraph/usersgraph/restclient"
 )
 
 // maxOperationNames bounds the operation label's values: clients choose
@@ -48,7 +49,7 @@ type Metrics struct {
 }
 
 var (
-	_ graph.Observer      = (*Metrics)(nil)
+	_ httpapi.Observer    = (*Metrics)(nil)
 	_ restclient.Observer = (*Metrics)(nil)
 )
 
@@ -139,14 +140,14 @@ func (m *Metrics) InFlight(next http.Handler) http.Handler {
 	})
 }
 
-// Operation implements graph.Observer.
-func (m *Metrics) Operation(_ context.Context, op graph.Operation) {
+// Operation implements httpapi.Observer.
+func (m *Metrics) Operation(_ context.Context, op httpapi.Operation) {
 	name := m.operationLabel(op.Name)
 	m.requests.WithLabelValues(name, op.Outcome).Inc()
 	m.duration.WithLabelValues(name).Observe(op.Elapsed.Seconds())
 }
 
-// LoaderBatch implements graph.Observer.
+// LoaderBatch implements httpapi.Observer.
 func (m *Metrics) LoaderBatch(size int) { m.batchSize.Observe(float64(size)) }
 
 // Attempted implements restclient.Observer. When the call is traced, the
@@ -180,9 +181,9 @@ var _ restclient.SharedCacheObserver = (*Metrics)(nil)
 // SharedCacheLookup implements restclient.SharedCacheObserver.
 func (m *Metrics) SharedCacheLookup(outcome string) { m.sharedCache.WithLabelValues(outcome).Inc() }
 
-var _ graph.ResponseCacheObserver = (*Metrics)(nil)
+var _ httpapi.ResponseCacheObserver = (*Metrics)(nil)
 
-// ResponseCacheLookup implements graph.ResponseCacheObserver.
+// ResponseCacheLookup implements httpapi.ResponseCacheObserver.
 func (m *Metrics) ResponseCacheLookup(hit bool) { m.responseCache.WithLabelValues(hitLabel(hit)).Inc() }
 
 func hitLabel(hit bool) string {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 	"github.com/usersgraph/usersgraph/telemetry"
@@ -19,7 +19,7 @@ import (
 const key = "metrics-key"
 
 // stack is a facade over the fake, reporting to one Metrics.
-func stack(t *testing.T, opts ...func(*graph.Config)) (*telemetry.Metrics, *restclienttest.Server, *httptest.Server) {
+func stack(t *testing.T, opts ...func(*httpapi.Config)) (*telemetry.Metrics, *restclienttest.Server, *httptest.Server) {
 	t.Helper()
 	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(key), restclienttest.WithUsers(restclienttest.DemoUsers(50, 1)))
 	if err != nil {
@@ -36,7 +36,7 @@ func stack(t *testing.T, opts ...func(*graph.Config)) (*telemetry.Metrics, *rest
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := graph.Config{
+	cfg := httpapi.Config{
 		Upstream:          c,
 		DefaultCredential: restclient.NewCredential(restclient.APIKey, key),
 		Observer:          m,
@@ -44,7 +44,7 @@ func stack(t *testing.T, opts ...func(*graph.Config)) (*telemetry.Metrics, *rest
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h := graph.NewHandler(cfg)
+	h := httpapi.NewHandler(cfg)
 	srv := httptest.NewServer(m.InFlight(h))
 	t.Cleanup(srv.Close)
 	return m, fake, srv
@@ -79,7 +79,7 @@ func scrape(t *testing.T, m *telemetry.Metrics) string {
 }
 
 func TestResponseCacheHitsAreCountedAsAnsweredOperations(t *testing.T) {
-	m, fake, srv := stack(t, func(c *graph.Config) { c.ResponseCacheTTL = time.Minute })
+	m, fake, srv := stack(t, func(c *httpapi.Config) { c.ResponseCacheTTL = time.Minute })
 	const page = `query Page { users(last: 5) { nodes { name createdBy { name } } } }` // creators are not on the last page
 	for range 3 {
 		post(t, srv.URL, page)
@@ -169,9 +169,9 @@ func TestUpstreamAttemptsAreLabelledByHowTheyEnded(t *testing.T) {
 func TestOperationNamesAreBoundedAsLabels(t *testing.T) {
 	m := telemetry.New()
 	for i := range 300 {
-		m.Operation(t.Context(), graph.Operation{Name: "Op" + strings.Repeat("x", i%70) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Outcome: "ok"})
+		m.Operation(t.Context(), httpapi.Operation{Name: "Op" + strings.Repeat("x", i%70) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Outcome: "ok"})
 	}
-	m.Operation(t.Context(), graph.Operation{Name: "not a name {", Outcome: "ok"})
+	m.Operation(t.Context(), httpapi.Operation{Name: "not a name {", Outcome: "ok"})
 	got := scrape(t, m)
 	names := strings.Count(got, "usersgraph_graphql_requests_total{")
 	if names != 201 { // 200 names, and "other"

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 	"github.com/usersgraph/usersgraph/telemetry"
@@ -37,7 +37,7 @@ func tracedStack(t *testing.T) (*tracetest.InMemoryExporter, *restclienttest.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := graph.NewHandler(graph.Config{
+	h := httpapi.NewHandler(httpapi.Config{
 		Upstream:          c,
 		DefaultCredential: restclient.NewCredential(restclient.APIKey, key),
 		Tracer:            tp,

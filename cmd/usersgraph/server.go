@@ -9,7 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rs/cors"
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/playground"
 	"github.com/usersgraph/usersgraph/redisstore"
@@ -103,7 +103,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, fmt.Errorf("COGNIGY_API_URL: %w", err)
 	}
-	gql := graph.NewHandler(graph.Config{
+	gql := httpapi.NewHandler(httpapi.Config{
 		Upstream:             client,
 		DefaultCredential:    def,
 		Lookup:               loaders.Config{Route: cfg.Lookup, Concurrency: cfg.LookupConcurrency},
@@ -152,7 +152,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// negativeIfZero maps the settings' "0 = no limit" onto graph.Config's
+// negativeIfZero maps the settings' "0 = no limit" onto httpapi.Config's
 // "0 = default, negative = no limit".
 // responseCacheTTL is the data cache's TTL: complete answers are kept no
 // longer than the data in them, and not at all without a data cache or

@@ -1,6 +1,6 @@
 // Package inprocess holds Go benchmarks of the facade's GraphQL handler,
 // wired as the usersgraph server wires it (REST client with the same
-// resilience options, metrics observer, graph.NewHandler), served in process
+// resilience options, metrics observer, httpapi.NewHandler), served in process
 // over the upstream fake, for CPU and allocation profiles:
 //
 //	go test -run=NONE -bench . -benchmem -cpuprofile cpu.out ./cmd/usersgraph-bench/inprocess/

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -50,7 +50,7 @@ func handler(b *testing.B, cacheTTL time.Duration) (http.Handler, *restclienttes
 	if err != nil {
 		b.Fatal(err)
 	}
-	return graph.NewHandler(graph.Config{
+	return httpapi.NewHandler(httpapi.Config{
 		Upstream:       client,
 		Lookup:         loaders.Config{Route: loaders.RouteList, Concurrency: loaders.DefaultConcurrency},
 		RequestTimeout: 15 * time.Second,

@@ -1,4 +1,4 @@
-package graph
+package httpapi
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/usersgraph/usersgraph/graph/respcache"
+	"github.com/usersgraph/usersgraph/graph/httpapi/respcache"
 	"github.com/usersgraph/usersgraph/restclient"
 )
 

@@ -1,4 +1,8 @@
-package graph
+// Package httpapi serves the GraphQL schema over HTTP: the transport
+// (GET and POST, media types, status codes), the limits an operation must
+// pass before it runs, persisted queries, the response cache, tracing and
+// the observer hooks metrics hang on. The resolvers are graph's.
+package httpapi
 
 import (
 	"context"
@@ -11,11 +15,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/usersgraph/usersgraph/graph"
 	"github.com/usersgraph/usersgraph/graph/generated"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
-	"github.com/vektah/gqlparser/v2/ast"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Cache sizes: parsed and validated documents, and automatic persisted
@@ -28,7 +34,7 @@ const (
 // Config is what the GraphQL handler needs.
 type Config struct {
 	// Upstream is the Cognigy client (or middleware around one).
-	Upstream Upstream
+	Upstream graph.Upstream
 	// DefaultCredential is used for callers that send none; zero means
 	// such callers get UNAUTHENTICATED.
 	DefaultCredential restclient.Credential
@@ -88,8 +94,8 @@ func NewHandler(cfg Config) http.Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	up := requireCredential{next: cfg.Upstream}
-	srv := handler.New(weighedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{upstream: up}, Complexity: complexity()})})
+	up := graph.RequireCredential(cfg.Upstream)
+	srv := handler.New(weighedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: graph.NewResolver(up), Complexity: complexity()})})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
@@ -111,8 +117,8 @@ func NewHandler(cfg Config) http.Handler {
 		apq = lru.New[string](apqCacheSize)
 	}
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apq}})
-	srv.SetErrorPresenter(ErrorPresenter(logger))
-	srv.SetRecoverFunc(Recover(logger))
+	srv.SetErrorPresenter(graph.ErrorPresenter(logger))
+	srv.SetRecoverFunc(graph.Recover(logger))
 	var gql http.Handler = srv
 	if cfg.ExecutorOnly {
 		gql = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

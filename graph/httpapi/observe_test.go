@@ -1,50 +1,19 @@
-package graph_test
+package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 )
 
-type opRecorder struct {
-	mu      sync.Mutex
-	ops     []graph.Operation
-	batches []int
-}
-
-func (r *opRecorder) Operation(_ context.Context, op graph.Operation) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ops = append(r.ops, op)
-}
-
-func (r *opRecorder) LoaderBatch(n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.batches = append(r.batches, n)
-}
-
-// operations returns a copy of what was observed so far.
-func (r *opRecorder) operations() []graph.Operation {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]graph.Operation(nil), r.ops...)
-}
-
-func (r *opRecorder) last() graph.Operation {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.ops[len(r.ops)-1]
-}
-
 func TestTheObserverSeesEveryOperationWithItsOutcome(t *testing.T) {
-	rec := &opRecorder{}
-	e := setup(t, withConfig(func(c *graph.Config) { c.Observer = rec }))
+	rec := &graphtest.OpRecorder{}
+	e := graphtest.Setup(t, graphtest.WithConfig(func(c *httpapi.Config) { c.Observer = rec }))
 	cases := []struct {
 		name, query, wantName, wantOutcome string
 	}{
@@ -56,15 +25,15 @@ func TestTheObserverSeesEveryOperationWithItsOutcome(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" is observed", func(t *testing.T) {
-			e.query(t, tc.query, nil, apiKey)
-			got := rec.last()
+			e.Query(t, tc.query, nil, graphtest.APIKey)
+			got := rec.Last()
 			if got.Name != tc.wantName || got.Outcome != tc.wantOutcome || got.Elapsed <= 0 {
 				t.Fatalf("observed %+v, want name %q outcome %s", got, tc.wantName, tc.wantOutcome)
 			}
 		})
 	}
 	t.Run("a request error is observed with its code", func(t *testing.T) {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL, strings.NewReader(`{}`))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.Srv.URL, strings.NewReader(`{}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +43,7 @@ func TestTheObserverSeesEveryOperationWithItsOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if got := rec.last(); got.Outcome != "BAD_REQUEST" {
+		if got := rec.Last(); got.Outcome != "BAD_REQUEST" {
 			t.Fatalf("observed %+v", got)
 		}
 	})
@@ -83,12 +52,12 @@ func TestTheObserverSeesEveryOperationWithItsOutcome(t *testing.T) {
 func TestTheObserverSeesLookupBatches(t *testing.T) {
 	// K = 10 distinct creators and changers, J = 4 of them on the page:
 	// six lookups, all in one batch.
-	users, _, _ := creatorDataset(10, 4)
-	rec := &opRecorder{}
-	e := setup(t, withUsers(users), withConfig(func(c *graph.Config) { c.Observer = rec }))
+	users, _, _ := graphtest.CreatorDataset(10, 4)
+	rec := &graphtest.OpRecorder{}
+	e := graphtest.Setup(t, graphtest.WithUsers(users), graphtest.WithConfig(func(c *httpapi.Config) { c.Observer = rec }))
 	var v map[string]any
-	e.query(t, creatorsQuery, nil, apiKey).mustData(t, &v)
-	if got := fmt.Sprint(rec.batches); got != "[6]" {
+	e.Query(t, graphtest.CreatorsQuery, nil, graphtest.APIKey).MustData(t, &v)
+	if got := fmt.Sprint(rec.Batches()); got != "[6]" {
 		t.Fatalf("batches %s, want [6]", got)
 	}
 }

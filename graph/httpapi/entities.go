@@ -1,8 +1,10 @@
-package graph
+package httpapi
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/usersgraph/usersgraph/graph"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -38,7 +40,7 @@ func (representationCheck) MutateOperationContext(_ context.Context, rc *graphql
 				return &gqlerror.Error{
 					Message:    fmt.Sprintf("representations[%d] %s", i, msg),
 					Path:       ast.Path{ast.PathName(f.Alias)},
-					Extensions: map[string]any{"code": CodeBadUserInput},
+					Extensions: map[string]any{"code": graph.CodeBadUserInput},
 				}
 			}
 		}

@@ -1,8 +1,10 @@
-package graph
+package httpapi
 
 import (
 	"context"
 	"errors"
+
+	"github.com/usersgraph/usersgraph/graph"
 
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/attribute"
@@ -69,7 +71,7 @@ func (t tracing) InterceptField(ctx context.Context, next graphql.Resolver) (any
 	res, err := next(ctx)
 	switch {
 	case err == nil:
-	case callerHungUp(ctx, err):
+	case graph.CallerHungUp(ctx, err):
 		// Not a failure, of Cognigy or of this server: the status stays
 		// unset, as the metrics count it "canceled".
 		span.AddEvent("canceled: the caller hung up")

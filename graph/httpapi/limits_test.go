@@ -1,15 +1,17 @@
-package graph_test
+package httpapi_test
 
 import (
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 )
 
 func TestQueryLimits(t *testing.T) {
-	e := setup(t)
+	e := graphtest.Setup(t)
 	introspection, err := os.ReadFile("testdata/introspection.graphql")
 	if err != nil {
 		t.Fatal(err)
@@ -38,17 +40,17 @@ func TestQueryLimits(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e.fake.ResetCounts()
-			r := e.query(t, tc.query, nil, apiKey)
+			e.Fake.ResetCounts()
+			r := e.Query(t, tc.query, nil, graphtest.APIKey)
 			if tc.code == "" {
 				var v map[string]any
-				r.mustData(t, &v)
+				r.MustData(t, &v)
 				return
 			}
-			if err := r.onlyError(t); err.code() != tc.code {
-				t.Fatalf("code %s (%s)", err.code(), err.Message)
+			if err := r.OnlyError(t); err.Code() != tc.code {
+				t.Fatalf("code %s (%s)", err.Code(), err.Message)
 			}
-			if n := e.fake.TotalCalls(); n != 0 {
+			if n := e.Fake.TotalCalls(); n != 0 {
 				t.Fatalf("%d upstream calls before the refusal", n)
 			}
 		})
@@ -56,10 +58,10 @@ func TestQueryLimits(t *testing.T) {
 }
 
 func TestIntrospectionCanBeTurnedOff(t *testing.T) {
-	e := setup(t, withConfig(func(c *graph.Config) { c.DisableIntrospection = true }))
-	if r := e.query(t, `{ __schema { queryType { name } } }`, nil); len(r.Errors) == 0 {
-		t.Fatalf("introspection answered: %s", short(r.Raw))
+	e := graphtest.Setup(t, graphtest.WithConfig(func(c *httpapi.Config) { c.DisableIntrospection = true }))
+	if r := e.Query(t, `{ __schema { queryType { name } } }`, nil); len(r.Errors) == 0 {
+		t.Fatalf("introspection answered: %s", graphtest.Short(r.Raw))
 	}
 	var v struct{ Users struct{ TotalCount int } }
-	e.query(t, `{ users(first: 1) { totalCount } }`, nil, apiKey).mustData(t, &v)
+	e.Query(t, `{ users(first: 1) { totalCount } }`, nil, graphtest.APIKey).MustData(t, &v)
 }

@@ -1,4 +1,4 @@
-package graph
+package httpapi
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/usersgraph/usersgraph/graph"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -127,8 +129,8 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		// The executor answers nothing once the request's context is
 		// done; here the deadline passed before execution began.
 		resp = &graphql.Response{Errors: gqlerror.List{{
-			Message:    msgOutOfTime,
-			Extensions: map[string]any{"code": CodeUpstreamUnavailable},
+			Message:    graph.MsgOutOfTime,
+			Extensions: map[string]any{"code": graph.CodeUpstreamUnavailable},
 		}}}
 	case resp == nil, len(resp.Errors) > 0 && errors.Is(ctx.Err(), context.Canceled):
 		// The caller hung up, before execution or while it waited on
@@ -152,7 +154,7 @@ func outcome(a answer) string {
 	if c, ok := a.resp.Errors[0].Extensions["code"].(string); ok {
 		return c
 	}
-	return CodeInternal
+	return graph.CodeInternal
 }
 
 // negotiate picks the response media type from Accept: the acceptable type

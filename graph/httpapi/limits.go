@@ -1,15 +1,16 @@
-package graph
+package httpapi
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
 	"github.com/usersgraph/usersgraph/graph/generated"
 	"github.com/usersgraph/usersgraph/graph/model"
 	"github.com/usersgraph/usersgraph/graph/pagination"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Defaults of the query limits. The complexity of a field is 1 plus its

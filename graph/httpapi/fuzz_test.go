@@ -1,4 +1,4 @@
-package graph_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/graph/pagination"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
@@ -25,14 +27,14 @@ import (
 type fuzzEnv struct {
 	srv      *httptest.Server
 	client   *http.Client
-	upstream string      // the fake's host:port, which no answer may reveal
-	logs     *syncBuffer // the handler's log
-	httpLog  *syncBuffer // the HTTP server's own log (handler panics end up here)
+	upstream string                // the fake's host:port, which no answer may reveal
+	logs     *graphtest.SyncBuffer // the handler's log
+	httpLog  *graphtest.SyncBuffer // the HTTP server's own log (handler panics end up here)
 }
 
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey))
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,12 +47,12 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &fuzzEnv{upstream: u.Host, logs: &syncBuffer{}, httpLog: &syncBuffer{}}
-	h := graph.NewHandler(graph.Config{
+	e := &fuzzEnv{upstream: u.Host, logs: &graphtest.SyncBuffer{}, httpLog: &graphtest.SyncBuffer{}}
+	h := httpapi.NewHandler(httpapi.Config{
 		Upstream: up,
 		// Callers without a credential act with the fake's key, so that
 		// fuzzed queries reach the upstream.
-		DefaultCredential: restclient.NewCredential(restclient.APIKey, testKey),
+		DefaultCredential: restclient.NewCredential(restclient.APIKey, graphtest.TestKey),
 		RequestTimeout:    10 * time.Second,
 		Logger:            slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -172,7 +174,7 @@ func FuzzRequest(f *testing.F) {
 		logMark, httpMark := len(e.logs.String()), len(e.httpLog.String())
 		resp, err := e.client.Do(req)
 		if err != nil {
-			t.Fatalf("%s: no answer: %v\nserver log: %s\nhandler log: %s", describeRequest(req, body), err, short(e.httpLog.String()), short(e.logs.String()))
+			t.Fatalf("%s: no answer: %v\nserver log: %s\nhandler log: %s", describeRequest(req, body), err, graphtest.Short(e.httpLog.String()), graphtest.Short(e.logs.String()))
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -181,44 +183,44 @@ func FuzzRequest(f *testing.F) {
 		}
 		got := string(b)
 		if resp.StatusCode >= 500 {
-			t.Fatalf("%s: status %d: %s\nhandler log: %s", describeRequest(req, body), resp.StatusCode, short(got), short(e.logs.String()))
+			t.Fatalf("%s: status %d: %s\nhandler log: %s", describeRequest(req, body), resp.StatusCode, graphtest.Short(got), graphtest.Short(e.logs.String()))
 		}
 		if s := e.httpLog.String()[httpMark:]; strings.Contains(s, "panic") {
-			t.Fatalf("%s: the handler panicked: %s", describeRequest(req, body), short(s))
+			t.Fatalf("%s: the handler panicked: %s", describeRequest(req, body), graphtest.Short(s))
 		}
 		logged := e.logs.String()[logMark:]
 		if strings.Contains(logged, "resolver panicked") {
 			// Recovered, so the answer only says "internal server error".
-			t.Fatalf("%s: a resolver panicked: %s", describeRequest(req, body), short(logged))
+			t.Fatalf("%s: a resolver panicked: %s", describeRequest(req, body), graphtest.Short(logged))
 		}
 		// No input may earn the generic INTERNAL_SERVER_ERROR, the answer
 		// to an error the presenter could not classify.
 		if strings.Contains(logged, "resolver failed") {
-			t.Fatalf("%s: an unclassified error reached the error presenter: %s", describeRequest(req, body), short(logged))
+			t.Fatalf("%s: an unclassified error reached the error presenter: %s", describeRequest(req, body), graphtest.Short(logged))
 		}
 		if req.Method == http.MethodHead || req.Method == http.MethodOptions {
 			return // no body: HEAD by definition, OPTIONS is the CORS and Allow answer
 		}
 		var doc map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(got), &doc); err != nil {
-			t.Fatalf("%s: status %d, body is not a JSON object: %v\n%s", describeRequest(req, body), resp.StatusCode, err, short(got))
+			t.Fatalf("%s: status %d, body is not a JSON object: %v\n%s", describeRequest(req, body), resp.StatusCode, err, graphtest.Short(got))
 		}
 		var errs []json.RawMessage
 		if v, ok := doc["errors"]; ok {
 			if err := json.Unmarshal(v, &errs); err != nil || len(errs) == 0 {
-				t.Fatalf("%s: errors is not a non-empty array: %s", describeRequest(req, body), short(got))
+				t.Fatalf("%s: errors is not a non-empty array: %s", describeRequest(req, body), graphtest.Short(got))
 			}
 		}
 		if _, ok := doc["data"]; !ok && len(errs) == 0 {
-			t.Fatalf("%s: neither data nor errors: %s", describeRequest(req, body), short(got))
+			t.Fatalf("%s: neither data nor errors: %s", describeRequest(req, body), graphtest.Short(got))
 		}
 		for _, bad := range []string{"goroutine ", "panic", e.upstream} {
 			if strings.Contains(got, bad) && !echoed(bad, method, contentType, accept, body, rawQuery) {
-				t.Fatalf("%s: the answer contains %q: %s", describeRequest(req, body), bad, short(got))
+				t.Fatalf("%s: the answer contains %q: %s", describeRequest(req, body), bad, graphtest.Short(got))
 			}
 		}
 		if strings.Contains(got, `"INTERNAL_SERVER_ERROR"`) {
-			t.Fatalf("%s: an internal error reached the client: %s", describeRequest(req, body), short(got))
+			t.Fatalf("%s: an internal error reached the client: %s", describeRequest(req, body), graphtest.Short(got))
 		}
 	})
 }
@@ -308,5 +310,5 @@ func jsonContains(v any, s string) bool {
 }
 
 func describeRequest(req *http.Request, body string) string {
-	return fmt.Sprintf("%s %s (Content-Type %q, Accept %q, body %q)", req.Method, req.URL.RequestURI(), req.Header.Get("Content-Type"), req.Header.Get("Accept"), short(body))
+	return fmt.Sprintf("%s %s (Content-Type %q, Accept %q, body %q)", req.Method, req.URL.RequestURI(), req.Header.Get("Content-Type"), req.Header.Get("Accept"), graphtest.Short(body))
 }

@@ -1,4 +1,4 @@
-package graph_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/usersgraph/usersgraph/graph/graphtest"
 )
 
 func TestGraphQLOverHTTP(t *testing.T) {
-	e := setup(t, withDefaultKey(testKey))
+	e := graphtest.Setup(t, graphtest.WithDefaultKey(graphtest.TestKey))
 	const gqlResp = "application/graphql-response+json"
 	big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
 	cases := []struct {
@@ -53,7 +55,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			u := e.srv.URL
+			u := e.Srv.URL
 			if tc.query != "" {
 				u += "?" + tc.query
 			}
@@ -74,20 +76,20 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.wantType) {
-				t.Fatalf("status %d type %q, want %d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.wantType, short(string(b)))
+				t.Fatalf("status %d type %q, want %d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.wantType, graphtest.Short(string(b)))
 			}
 			var body map[string]json.RawMessage
 			if err := json.Unmarshal(b, &body); err != nil {
-				t.Fatalf("not JSON: %s", short(string(b)))
+				t.Fatalf("not JSON: %s", graphtest.Short(string(b)))
 			}
 			if _, has := body["data"]; has != tc.wantData {
-				t.Fatalf("data entry present=%v, want %v: %s", has, tc.wantData, short(string(b)))
+				t.Fatalf("data entry present=%v, want %v: %s", has, tc.wantData, graphtest.Short(string(b)))
 			}
 			if !tc.wantData && len(body["errors"]) == 0 {
-				t.Fatalf("no errors: %s", short(string(b)))
+				t.Fatalf("no errors: %s", graphtest.Short(string(b)))
 			}
 			if tc.wantIn != "" && !strings.Contains(string(b), tc.wantIn) {
-				t.Fatalf("body lacks %q: %s", tc.wantIn, short(string(b)))
+				t.Fatalf("body lacks %q: %s", tc.wantIn, graphtest.Short(string(b)))
 			}
 			if tc.notIn != "" && strings.Contains(string(b), tc.notIn) {
 				t.Fatalf("body repeats %q", tc.notIn)

@@ -1,4 +1,4 @@
-package graph_test
+package httpapi_test
 
 import (
 	"context"
@@ -10,23 +10,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usersgraph/usersgraph/graph/graphtest"
+
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/restclient"
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
-// cacheObserver records operations and response cache lookups.
+// cacheObserver records operations and graphtest.Response cache lookups.
 type cacheObserver struct {
 	mu      sync.Mutex
-	ops     []graph.Operation
+	ops     []httpapi.Operation
 	lookups []bool
 	batches int
 }
 
-func (o *cacheObserver) Operation(_ context.Context, op graph.Operation) {
+func (o *cacheObserver) Operation(_ context.Context, op httpapi.Operation) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.ops = append(o.ops, op)
@@ -51,10 +53,10 @@ func (o *cacheObserver) hits() (hits, misses int) {
 	return hits, misses
 }
 
-func withResponseCache(ttl time.Duration, obs *cacheObserver) []option {
-	return []option{
-		withClient(restclient.WithCache(ttl, 1000)),
-		withConfig(func(c *graph.Config) { c.ResponseCacheTTL, c.Observer = ttl, obs }),
+func withResponseCache(ttl time.Duration, obs *cacheObserver) []graphtest.Option {
+	return []graphtest.Option{
+		graphtest.WithClient(restclient.WithCache(ttl, 1000)),
+		graphtest.WithConfig(func(c *httpapi.Config) { c.ResponseCacheTTL, c.Observer = ttl, obs }),
 	}
 }
 
@@ -63,16 +65,16 @@ const cachedQuery = `query Page { users(first: 10) { nodes { name createdBy { na
 func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 	obs := &cacheObserver{}
 	other := []restclienttest.User{{ID: restclienttest.NewID(9), Name: "Only in the other tenant"}}
-	e := setup(t, append(withResponseCache(time.Minute, obs), withFake(restclienttest.WithTenant("other-key", other)))...)
+	e := graphtest.Setup(t, append(withResponseCache(time.Minute, obs), graphtest.WithFake(restclienttest.WithTenant("other-key", other)))...)
 
-	first := e.query(t, cachedQuery, nil, apiKey)
-	first.mustData(t, &struct{}{})
-	calls := e.fake.TotalCalls()
-	second := e.query(t, cachedQuery, nil, apiKey)
+	first := e.Query(t, cachedQuery, nil, graphtest.APIKey)
+	first.MustData(t, &struct{}{})
+	calls := e.Fake.TotalCalls()
+	second := e.Query(t, cachedQuery, nil, graphtest.APIKey)
 	if second.Raw != first.Raw {
-		t.Fatalf("the repeat answered differently:\n%s\n%s", short(first.Raw), short(second.Raw))
+		t.Fatalf("the repeat answered differently:\n%s\n%s", graphtest.Short(first.Raw), graphtest.Short(second.Raw))
 	}
-	if n := e.fake.TotalCalls(); n != calls {
+	if n := e.Fake.TotalCalls(); n != calls {
 		t.Fatalf("the repeat cost %d upstream calls", n-calls)
 	}
 	if hits, misses := obs.hits(); hits != 1 || misses != 1 {
@@ -90,14 +92,14 @@ func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 	var theirs struct {
 		Users struct{ Nodes []struct{ Name string } }
 	}
-	e.query(t, cachedQuery, nil, header{restclient.HeaderAPIKey, "other-key"}).mustData(t, &theirs)
+	e.Query(t, cachedQuery, nil, graphtest.Header{Name: restclient.HeaderAPIKey, Value: "other-key"}).MustData(t, &theirs)
 	if len(theirs.Users.Nodes) != 1 || theirs.Users.Nodes[0].Name != "Only in the other tenant" {
 		t.Fatalf("the other credential saw %+v", theirs)
 	}
 	// Neither does another query, or the same one asking for another
 	// media type.
-	e.query(t, `query Page { users(first: 9) { nodes { name } } }`, nil, apiKey)
-	e.query(t, cachedQuery, nil, apiKey, header{"Accept", "application/graphql-response+json"})
+	e.Query(t, `query Page { users(first: 9) { nodes { name } } }`, nil, graphtest.APIKey)
+	e.Query(t, cachedQuery, nil, graphtest.APIKey, graphtest.Header{Name: "Accept", Value: "application/graphql-response+json"})
 	if hits, misses := obs.hits(); hits != 1 || misses != 4 {
 		t.Fatalf("%d hits, %d misses; want 1 and 4", hits, misses)
 	}
@@ -105,19 +107,19 @@ func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 
 func TestAnswersWithErrorsAreNotKept(t *testing.T) {
 	obs := &cacheObserver{}
-	e := setup(t, withResponseCache(time.Minute, obs)...)
-	e.fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Status: 500, Times: 1})
-	if r := e.query(t, cachedQuery, nil, apiKey); len(r.Errors) == 0 {
-		t.Fatalf("the injected 500 gave no error: %s", short(r.Raw))
+	e := graphtest.Setup(t, withResponseCache(time.Minute, obs)...)
+	e.Fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Status: 500, Times: 1})
+	if r := e.Query(t, cachedQuery, nil, graphtest.APIKey); len(r.Errors) == 0 {
+		t.Fatalf("the injected 500 gave no error: %s", graphtest.Short(r.Raw))
 	}
-	e.query(t, cachedQuery, nil, apiKey).mustData(t, &struct{}{})
-	e.query(t, cachedQuery, nil, apiKey).mustData(t, &struct{}{})
+	e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{})
+	e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{})
 	if hits, misses := obs.hits(); hits != 1 || misses != 2 {
 		t.Fatalf("%d hits, %d misses; want the failed answer not kept (1 hit, 2 misses)", hits, misses)
 	}
 	// Nor is an error of the caller's.
 	for range 2 {
-		if r := e.query(t, `{ users(first: 101) { totalCount } }`, nil, apiKey); len(r.Errors) == 0 {
+		if r := e.Query(t, `{ users(first: 101) { totalCount } }`, nil, graphtest.APIKey); len(r.Errors) == 0 {
 			t.Fatal("first: 101 was accepted")
 		}
 	}
@@ -126,40 +128,40 @@ func TestAnswersWithErrorsAreNotKept(t *testing.T) {
 	}
 }
 
-// The response cache serves nothing older than the upstream cache would:
+// The graphtest.Response cache serves nothing older than the upstream cache would:
 // an answer built from cached data expires with that data, not a TTL after
 // the answer was made.
 func TestCachedAnswersExpireWithTheirData(t *testing.T) {
 	obs := &cacheObserver{}
 	const ttl = 400 * time.Millisecond
-	e := setup(t, withResponseCache(ttl, obs)...)
+	e := graphtest.Setup(t, withResponseCache(ttl, obs)...)
 	// Both queries make the same list call: the second is built from the
 	// data the first fetched.
-	e.query(t, `{ users(first: 10) { nodes { name } } }`, nil, apiKey).mustData(t, &struct{}{})
+	e.Query(t, `{ users(first: 10) { nodes { name } } }`, nil, graphtest.APIKey).MustData(t, &struct{}{})
 	fetched := time.Now()
 	time.Sleep(ttl / 2)
 	const q = `{ users(first: 10) { nodes { name email } } }`
-	e.query(t, q, nil, apiKey).mustData(t, &struct{}{})
-	if n := e.fake.TotalCalls(); n != 1 {
+	e.Query(t, q, nil, graphtest.APIKey).MustData(t, &struct{}{})
+	if n := e.Fake.TotalCalls(); n != 1 {
 		t.Fatalf("%d upstream calls, want the second query built from the first's data", n)
 	}
 	time.Sleep(time.Until(fetched.Add(ttl + 50*time.Millisecond)))
-	e.query(t, q, nil, apiKey).mustData(t, &struct{}{})
+	e.Query(t, q, nil, graphtest.APIKey).MustData(t, &struct{}{})
 	if hits, _ := obs.hits(); hits != 0 {
 		t.Fatalf("an answer was served after the TTL of the data in it")
 	}
-	if n := e.fake.TotalCalls(); n != 2 {
+	if n := e.Fake.TotalCalls(); n != 2 {
 		t.Fatalf("%d upstream calls, want the data fetched again", n)
 	}
 }
 
 func TestNoCacheAsksAgain(t *testing.T) {
 	obs := &cacheObserver{}
-	e := setup(t, withResponseCache(time.Minute, obs)...)
-	e.query(t, cachedQuery, nil, apiKey)
-	e.query(t, cachedQuery, nil, apiKey, header{"Cache-Control", "no-cache"})
+	e := graphtest.Setup(t, withResponseCache(time.Minute, obs)...)
+	e.Query(t, cachedQuery, nil, graphtest.APIKey)
+	e.Query(t, cachedQuery, nil, graphtest.APIKey, graphtest.Header{Name: "Cache-Control", Value: "no-cache"})
 	if obs.batches != 2 {
-		t.Fatalf("Cache-Control: no-cache was answered from the response cache (%d executions)", obs.batches)
+		t.Fatalf("Cache-Control: no-cache was answered from the graphtest.Response cache (%d executions)", obs.batches)
 	}
 }
 
@@ -167,7 +169,7 @@ func TestNoCacheAsksAgain(t *testing.T) {
 // request's span, which the server's HTTP tracing starts, says it was a
 // hit and of which operation; a miss says it was not.
 func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
-	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(testKey))
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey(graphtest.TestKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,16 +180,16 @@ func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
 	}
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	h := graph.NewHandler(graph.Config{Upstream: c, ResponseCacheTTL: time.Minute})
+	h := httpapi.NewHandler(httpapi.Config{Upstream: c, ResponseCacheTTL: time.Minute})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, span := tp.Tracer("test").Start(r.Context(), "POST /graphql")
 		defer span.End()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	defer srv.Close()
-	e := &env{fake: fake, srv: srv}
+	e := &graphtest.Env{Fake: fake, Srv: srv}
 	for range 2 {
-		e.query(t, cachedQuery, nil, apiKey).mustData(t, &struct{}{})
+		e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{})
 	}
 	var got []string
 	for _, s := range spans.Ended() {
