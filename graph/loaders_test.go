@@ -21,7 +21,6 @@ import (
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
-
 type creatorsPage struct {
 	Users struct {
 		Nodes []struct {

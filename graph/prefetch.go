@@ -17,10 +17,13 @@ import (
 // edge's resolvers have run and the window has passed. The field resolvers
 // then find the users (or their errors) in the loader. Users on the page
 // are primed already and cost nothing; each distinct id is asked once.
-func (r *Resolver) prefetchReferences(ctx context.Context, users []*model.User) {
+//
+// It reports whether it sent them (or there were none to send): the fast
+// path (graph/fastpath) then resolves the page's references in order.
+func (r *Resolver) prefetchReferences(ctx context.Context, users []*model.User) (sent bool) {
 	createdBy, lastChangedBy := referencesAsked(ctx)
 	if !createdBy && !lastChangedBy {
-		return
+		return false
 	}
 	ids := make([]string, 0, 2*len(users))
 	seen := make(map[string]bool, 2*len(users))
@@ -39,7 +42,7 @@ func (r *Resolver) prefetchReferences(ctx context.Context, users []*model.User) 
 		}
 	}
 	if len(ids) == 0 {
-		return
+		return true
 	}
 	// Load, not LoadMany: LoadMany queues its keys from goroutines, which
 	// could still be queueing when Flush runs. The thunks are dropped: the
@@ -49,7 +52,11 @@ func (r *Resolver) prefetchReferences(ctx context.Context, users []*model.User) 
 		l.Load(ctx, id)
 	}
 	l.Flush()
+	return true
 }
+
+// userImplementors are the names a User is selected under, the executor's.
+var userImplementors = generated.FastPathSchema().Objects["User"].Implementors
 
 // referencesAsked reports whether the users connection being resolved
 // selects createdBy or lastChangedBy on its nodes or its edges' nodes
@@ -61,7 +68,7 @@ func referencesAsked(ctx context.Context) (createdBy, lastChangedBy bool) {
 	}
 	oc := graphql.GetOperationContext(ctx)
 	user := func(sel ast.SelectionSet) {
-		for _, f := range graphql.CollectFields(oc, sel, generated.UserImplementors()) {
+		for _, f := range graphql.CollectFields(oc, sel, userImplementors) {
 			switch f.Name {
 			case "createdBy":
 				createdBy = true

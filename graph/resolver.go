@@ -4,8 +4,7 @@
 // graph/generated, the HTTP endpoint in graph/httpapi.
 package graph
 
-//go:generate go run -C .. github.com/99designs/gqlgen generate
-//go:generate go run -C .. ./internal/gqlgenpost/cmd graph/generated
+//go:generate go run -C .. ./internal/gqlgen
 
 import (
 	"context"

@@ -42,26 +42,49 @@ type setupOptions struct {
 	concurrency int
 	clientOpts  []restclient.Option
 	config      func(*httpapi.Config)
+	middleware  func(http.Handler) http.Handler
 }
 
 // Option configures Setup.
 type Option func(*setupOptions)
 
+// WithUsers gives the fake these users.
 func WithUsers(users []restclienttest.User) Option {
 	return func(o *setupOptions) { o.fake = append(o.fake, restclienttest.WithUsers(users)) }
 }
+
+// WithFake configures the fake.
 func WithFake(opts ...restclienttest.Option) Option {
 	return func(o *setupOptions) { o.fake = append(o.fake, opts...) }
 }
-func WithLookup(r loaders.Route) Option    { return func(o *setupOptions) { o.lookup = r } }
-func WithDefaultKey(k string) Option       { return func(o *setupOptions) { o.defaultKey = k } }
-func WithTimeout(d time.Duration) Option   { return func(o *setupOptions) { o.timeout = d } }
+
+// WithLookup sets how references are looked up.
+func WithLookup(r loaders.Route) Option { return func(o *setupOptions) { o.lookup = r } }
+
+// WithDefaultKey is the key used for callers that send none.
+func WithDefaultKey(k string) Option { return func(o *setupOptions) { o.defaultKey = k } }
+
+// WithTimeout bounds each upstream call of the REST client.
+func WithTimeout(d time.Duration) Option { return func(o *setupOptions) { o.timeout = d } }
+
+// WithUpstream replaces the REST client over the fake.
 func WithUpstream(u graph.Upstream) Option { return func(o *setupOptions) { o.upstream = u } }
-func WithConcurrency(n int) Option         { return func(o *setupOptions) { o.concurrency = n } }
+
+// WithConcurrency bounds the loader's concurrent upstream calls.
+func WithConcurrency(n int) Option { return func(o *setupOptions) { o.concurrency = n } }
+
+// WithClient configures the REST client over the fake.
 func WithClient(opts ...restclient.Option) Option {
 	return func(o *setupOptions) { o.clientOpts = append(o.clientOpts, opts...) }
 }
+
+// WithConfig edits the handler's configuration before it is built.
 func WithConfig(f func(*httpapi.Config)) Option { return func(o *setupOptions) { o.config = f } }
+
+// WithMiddleware wraps the facade's handler in m.
+func WithMiddleware(m func(http.Handler) http.Handler) Option {
+	return func(o *setupOptions) { o.middleware = m }
+}
 
 // Setup starts a fake whose only key is TestKey and a facade over it.
 func Setup(t *testing.T, opts ...Option) *Env {
@@ -98,6 +121,9 @@ func Setup(t *testing.T, opts ...Option) *Env {
 		o.config(&cfg)
 	}
 	h := httpapi.NewHandler(cfg)
+	if o.middleware != nil {
+		h = o.middleware(h)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &Env{Fake: fake, Srv: srv, Logs: logs}
@@ -341,3 +367,23 @@ func (r *OpRecorder) Batches() []int {
 
 // CreatorsQuery asks a page of 100 users for their creators and changers.
 const CreatorsQuery = `{ users(first: 100) { nodes { id createdBy { id name } lastChangedBy { id } } } }`
+
+// FailLookup fails the list lookup of one id (a filter on it), as an
+// upstream error would, and passes everything else to Next.
+type FailLookup struct {
+	Next *restclient.Client
+	ID   string
+}
+
+// ListUsers implements graph.Upstream.
+func (f FailLookup) ListUsers(ctx context.Context, o restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error) {
+	if o.Filter == f.ID {
+		return nil, nil, &restclient.ErrorResponse{StatusCode: 503, TraceID: "api--lookup"}
+	}
+	return f.Next.ListUsers(ctx, o)
+}
+
+// GetUser implements graph.Upstream.
+func (f FailLookup) GetUser(ctx context.Context, id string) (*restclient.User, *restclient.Response, error) {
+	return f.Next.GetUser(ctx, id)
+}

@@ -9,6 +9,9 @@ import (
 type UserConnection struct {
 	window pagination.Window
 	users  []*User // the window's users, in order
+	// lookupsSent: the resolver has sent the lookups of the references
+	// the query selects on these users.
+	lookupsSent bool
 }
 
 // NewUserConnection returns the connection for users, which are exactly the
@@ -16,6 +19,16 @@ type UserConnection struct {
 func NewUserConnection(w pagination.Window, users []*User) *UserConnection {
 	return &UserConnection{window: w, users: users}
 }
+
+// SetReferenceLookupsSent records that the lookups of every reference
+// (createdBy, lastChangedBy) the query selects on the page's users have
+// been sent: resolving them one user after the other waits for nothing
+// more than that one batch.
+func (c *UserConnection) SetReferenceLookupsSent() { c.lookupsSent = true }
+
+// ReferenceLookupsSent reports whether SetReferenceLookupsSent was called;
+// graph/fastpath reads it.
+func (c *UserConnection) ReferenceLookupsSent() bool { return c.lookupsSent }
 
 // Edges returns the page's edges.
 func (c *UserConnection) Edges() []UserEdge {
