@@ -148,7 +148,7 @@ type Server struct {
 	filter         filterFields
 	readUserStatus int
 	srv            *http.Server
-	done      chan struct{} // closed by Close to end hangs and sleeps
+	done           chan struct{} // closed by Close to end hangs and sleeps
 
 	mu       sync.Mutex
 	closed   bool
