@@ -112,11 +112,38 @@ func TestPlaygroundInChromium(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('.graphiql-doc-explorer-root-type + .graphiql-doc-explorer-type-name')]
 			.some((a) => a.textContent.trim() === 'Query')`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
+	// The schema's types: the product's first, then the built-in scalars,
+	// and none of federation's plumbing (the page filters its own
+	// introspection; the server still answers _service and _entities).
+	tctx, cancelTypes := context.WithTimeout(browserCtx, 5*time.Second)
+	types, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.graphiql-doc-explorer-type-name')].map((a) => a.textContent.trim())`))
+	cancelTypes()
+	if err != nil {
+		t.Fatalf("read the docs' types: %v", err)
+	}
+	if len(types) < 2 || types[0] != "Query" || types[1] != "DateTime" {
+		t.Errorf("the docs list the types %v, want Query, then the product's types (DateTime first)", types)
+	}
+	for _, name := range types {
+		if strings.HasPrefix(name, "_") || strings.HasPrefix(name, "federation__") || strings.HasPrefix(name, "link__") ||
+			name == "Entity" || name == "FieldSet" || name == "UserByIDsInput" {
+			t.Errorf("the docs list the federation type %s: %v", name, types)
+		}
+	}
+
 	// And the Query type's documentation lists the users field.
 	step("the Query type's docs list users", 10*time.Second,
 		chromedp.Click(chromedp.CSS(`.graphiql-doc-explorer-root-type + .graphiql-doc-explorer-type-name`)),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('.graphiql-doc-explorer-field-name')]
 			.some((a) => a.textContent.trim() === 'users')`, chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+
+	// Nor does Query show the gateways' fields.
+	step("the Query type's docs hide _entities and _service", 5*time.Second,
+		chromedp.Poll[chromedp.Void](`(() => {
+			const names = [...document.querySelectorAll('.graphiql-doc-explorer-field-name')].map((a) => a.textContent.trim());
+			return names.includes('users') && !names.includes('_entities') && !names.includes('_service');
+		})()`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 
 	// The headers editor holds the demo key.
@@ -125,34 +152,37 @@ func TestPlaygroundInChromium(t *testing.T) {
 			chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 
-	// Type the query into the operation editor, replacing what is there.
-	// Text is inserted as a whole, as a paste would, so the editor adds no
-	// closing brackets of its own. Keys go to Monaco's input textarea,
-	// focused directly; on a slow machine the editor may still be settling
-	// (its workers load after the first paint) and drop the first keys, so
-	// the typing is tried again until the editor shows the query.
-	const query = `{ users(first: 3) { nodes { name email } } }`
-	typed := fmt.Sprintf(`(document.querySelector('.graphiql-query-editor .view-lines')?.innerText || '').replace(/\u00a0/g, ' ').trim() === %q`, query)
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(browserCtx, 8*time.Second)
-		err := chromedp.Do(actx,
-			chromedp.Click(chromedp.CSS(`.graphiql-query-editor .monaco-editor .view-lines`)),
-			chromedp.Focus(chromedp.CSS(`.graphiql-query-editor .monaco-editor textarea`)),
-			chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
-			chromedp.KeyEvent("\b"),
-			insertText(query),
-			chromedp.Poll[chromedp.Void](typed, chromedp.WithPollingInterval(50*time.Millisecond)),
-		)
-		cancel()
-		if err == nil {
-			break
+	// typeQuery types a query into the operation editor, replacing what is
+	// there. Text is inserted as a whole, as a paste would, so the editor
+	// adds no closing brackets of its own. Keys go to Monaco's input
+	// textarea, focused directly; on a slow machine the editor may still be
+	// settling (its workers load after the first paint) and drop the first
+	// keys, so the typing is tried again until the editor shows the query.
+	typeQuery := func(query string) {
+		t.Helper()
+		typed := fmt.Sprintf(`(document.querySelector('.graphiql-query-editor .view-lines')?.innerText || '').replace(/\u00a0/g, ' ').trim() === %q`, query)
+		for attempt := 1; ; attempt++ {
+			actx, cancel := context.WithTimeout(browserCtx, 8*time.Second)
+			err := chromedp.Do(actx,
+				chromedp.Click(chromedp.CSS(`.graphiql-query-editor .monaco-editor .view-lines`)),
+				chromedp.Focus(chromedp.CSS(`.graphiql-query-editor .monaco-editor textarea`)),
+				chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+				chromedp.KeyEvent("\b"),
+				insertText(query),
+				chromedp.Poll[chromedp.Void](typed, chromedp.WithPollingInterval(50*time.Millisecond)),
+			)
+			cancel()
+			if err == nil {
+				return
+			}
+			if attempt == 4 {
+				saveScreenshot(t, browserCtx, shot)
+				t.Fatalf("type %s (%d attempts): %v\npage text:\n%s\nbrowser events:\n%s", query, attempt, err, pageText(browserCtx), ev)
+			}
+			t.Logf("type %s, attempt %d: %v; again", query, attempt, err)
 		}
-		if attempt == 4 {
-			saveScreenshot(t, browserCtx, shot)
-			t.Fatalf("type the query (%d attempts): %v\npage text:\n%s\nbrowser events:\n%s", attempt, err, pageText(browserCtx), ev)
-		}
-		t.Logf("type the query, attempt %d: %v; again", attempt, err)
 	}
+	typeQuery(`{ users(first: 3) { nodes { name email } } }`)
 
 	// Prettify it (the formatter is part of the bundle), so that the
 	// screenshot shows it whole.
@@ -176,6 +206,49 @@ func TestPlaygroundInChromium(t *testing.T) {
 	}
 	if strings.Contains(response, `"errors"`) {
 		t.Errorf("the response has errors:\n%s", response)
+	}
+
+	// The GraphiQL Explorer builds a query by clicking, from a query that
+	// selects none of its fields (so the explorer remembers no earlier
+	// selection), and the run button runs it.
+	typeQuery(`{ __typename }`)
+	step("open the GraphiQL Explorer", 10*time.Second,
+		chromedp.Click(chromedp.CSS(`.graphiql-sidebar button[aria-label="Show GraphiQL Explorer"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.graphiql-explorer-root [data-field-name="users"]`)),
+	)
+	for _, c := range []struct{ click, query string }{
+		{`.graphiql-explorer-root [data-field-name="users"]`, `{ users }`},
+		{`.graphiql-explorer-users [data-arg-name="first"] > span`, `{ users(first: 10) }`},
+		{`.graphiql-explorer-users [data-field-name="totalCount"]`, `{ users(first: 10) { totalCount } }`},
+		{`.graphiql-explorer-users [data-field-name="nodes"]`, `{ users(first: 10) { totalCount nodes } }`},
+		{`.graphiql-explorer-nodes [data-field-name="name"]`, `{ users(first: 10) { totalCount nodes { name } } }`},
+		{`.graphiql-explorer-nodes [data-field-name="createdBy"]`, `{ users(first: 10) { totalCount nodes { name createdBy } } }`},
+		{`.graphiql-explorer-createdBy [data-field-name="name"]`, `{ users(first: 10) { totalCount nodes { name createdBy { name } } } }`},
+	} {
+		step("explorer: click "+c.click, 10*time.Second,
+			chromedp.Click(chromedp.CSS(c.click)),
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`(document.querySelector('.graphiql-query-editor .view-lines')?.innerText || '').replace(/\s+/g, ' ').trim() === %q`, c.query),
+				chromedp.WithPollingInterval(50*time.Millisecond)),
+		)
+	}
+	step("run the explorer's query", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`button.graphiql-execute-button`)),
+		chromedp.Poll[chromedp.Void](`(document.querySelector('.graphiql-response')?.innerText || '').replace(/\u00a0/g, ' ').includes('"createdBy"')`,
+			chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	rctx, cancelRead = context.WithTimeout(browserCtx, 5*time.Second)
+	response, err = chromedp.Run(rctx, chromedp.Evaluate[string](`document.querySelector('.graphiql-response').innerText.replace(/\u00a0/g, ' ')`))
+	cancelRead()
+	if err != nil {
+		t.Fatalf("read the explorer query's response: %v", err)
+	}
+	for _, want := range []string{`"totalCount": 300`, `"name": "` + firstDemoUser + `"`, `"createdBy": {`} {
+		if !strings.Contains(response, want) {
+			t.Errorf("the explorer query's response lacks %s:\n%s", want, response)
+		}
+	}
+	if strings.Contains(response, `"errors"`) {
+		t.Errorf("the explorer query's response has errors:\n%s", response)
 	}
 	saveScreenshot(t, browserCtx, shot)
 

@@ -12,12 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/sony/gobreaker/v2"
-	"golang.org/x/time/rate"
 )
 
 // Defaults of a Client made by New.
@@ -28,8 +23,10 @@ const (
 	userAgent               = "usersgraph"
 )
 
-// Doer sends one HTTP request. *http.Client is one; middleware such as
-// retries, caching or metrics wraps one.
+// Doer sends one HTTP request. *http.Client is one; a transport that
+// traces or measures each request wraps one. The client's own caching,
+// coalescing, retries, limits and breaker are layers above the Doer, over
+// decoded answers (see layers.go), not Doers themselves.
 type Doer interface {
 	Do(*http.Request) (*http.Response, error)
 }
@@ -41,39 +38,51 @@ type Client struct {
 	timeout  time.Duration // per attempt
 	maxBytes int64
 	now      func() time.Time
+	// keepBodies keeps each body as received in its Response, for the
+	// shared cache.
+	keepBodies bool
+	keyHMAC    []byte // keys credential hashes; random per Client unless shared
 
-	retry    RetryPolicy
-	breaker  *gobreaker.CircuitBreaker[any]
-	slots    chan struct{} // nil: no concurrency bound
-	limiter  *rate.Limiter // nil: no rate limit
-	cache    *lru.Cache[string, cacheEntry]
-	cacheTTL time.Duration
-	keyHMAC  []byte // keys credential hashes; random per Client
-
-	flightsMu sync.Mutex
-	flights   map[string]*flight // identical requests in flight
-
+	layers   fetcher  // what a GET goes through, composed by New
+	breaker  *breaker // nil: no breaker
 	observer Observer
 	ready    readiness
-
-	shared      SharedCache     // nil: none
-	sharedLimit SharedRateLimit // nil: none; replaces limiter
 }
 
 // Option configures a Client.
-type Option func(*Client)
+type Option func(*settings)
+
+// settings are what the options ask for; New builds a Client from them.
+type settings struct {
+	doer     Doer
+	timeout  time.Duration
+	maxBytes int64
+	observer Observer
+
+	retry           RetryPolicy
+	breakerFailures int
+	breakerCooldown time.Duration
+	concurrency     int
+	ratePerSecond   float64
+	rateBurst       int
+	cacheTTL        time.Duration
+	cacheEntries    int
+	shared          SharedCache
+	hashKey         []byte
+	sharedLimit     SharedRateLimit
+}
 
 // WithDoer sends requests through d instead of the default HTTP client.
-func WithDoer(d Doer) Option { return func(c *Client) { c.doer = d } }
+func WithDoer(d Doer) Option { return func(s *settings) { s.doer = d } }
 
 // WithTimeout bounds each attempt, from sending the request to reading the
 // last byte of the body. Zero or less means no timeout of the client's own.
-func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
 // WithMaxResponseBytes caps a response body; a larger one is a *DecodeError
 // wrapping ErrResponseTooLarge instead of an unbounded allocation. Zero or
 // less means no cap.
-func WithMaxResponseBytes(n int64) Option { return func(c *Client) { c.maxBytes = n } }
+func WithMaxResponseBytes(n int64) Option { return func(s *settings) { s.maxBytes = n } }
 
 // New returns a Client for the Cognigy API at baseURL, which includes the
 // "/new" prefix (for example "https://api-trial.cognigy.ai/new").
@@ -85,21 +94,29 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("restclient: base URL must not carry a query, fragment or user info")
 	}
-	c := &Client{
-		base:     strings.TrimRight(u.String(), "/"),
+	s := settings{
 		timeout:  DefaultTimeout,
 		maxBytes: DefaultMaxResponseBytes,
-		now:      time.Now,
-		retry:    RetryPolicy{MaxAttempts: 1},
-		keyHMAC:  make([]byte, 32),
-		flights:  make(map[string]*flight),
 		observer: nopObserver{},
-	}
-	if _, err := rand.Read(c.keyHMAC); err != nil {
-		return nil, fmt.Errorf("restclient: random key: %w", err)
+		retry:    RetryPolicy{MaxAttempts: 1},
 	}
 	for _, o := range opts {
-		o(c)
+		o(&s)
+	}
+	c := &Client{
+		base:     strings.TrimRight(u.String(), "/"),
+		doer:     s.doer,
+		timeout:  s.timeout,
+		maxBytes: s.maxBytes,
+		now:      time.Now,
+		keyHMAC:  s.hashKey,
+		observer: s.observer,
+	}
+	if c.keyHMAC == nil {
+		c.keyHMAC = make([]byte, 32)
+		if _, err := rand.Read(c.keyHMAC); err != nil {
+			return nil, fmt.Errorf("restclient: random key: %w", err)
+		}
 	}
 	if c.maxBytes <= 0 || c.maxBytes == math.MaxInt64 {
 		c.maxBytes = math.MaxInt64 - 1 // no cap, and no overflow of the +1 below
@@ -107,7 +124,44 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.doer == nil {
 		c.doer = NewHTTPClient()
 	}
+	c.layers = c.compose(s)
 	return c, nil
+}
+
+// compose stacks the layers that s asks for, from the request to the
+// upstream up to the caller; layers.go lists them in the caller's order.
+func (c *Client) compose(s settings) fetcher {
+	// The clock is read through c, so that a test may set c.now.
+	now := func() time.Time { return c.now() }
+	var f fetcher = getFunc(c.attempt)
+	if s.breakerFailures > 0 {
+		c.breaker = newBreaker(f, s.breakerFailures, s.breakerCooldown, s.observer)
+		f = c.breaker
+	}
+	if s.concurrency > 0 {
+		f = newConcurrencyLimit(f, s.concurrency)
+	}
+	switch {
+	case s.sharedLimit != nil:
+		f = &sharedRateLimit{next: f, budget: s.sharedLimit, now: now}
+	case s.ratePerSecond > 0:
+		f = newRateLimit(f, s.ratePerSecond, s.rateBurst, now)
+	}
+	f = &retrier{next: f, policy: s.retry, now: now, observer: s.observer}
+	if s.shared != nil && s.cacheTTL > 0 {
+		c.keepBodies = true
+		f = &sharedCache{next: f, store: s.shared, ttl: s.cacheTTL, now: now, observer: s.observer}
+	}
+	var cache *answerCache
+	if s.cacheTTL > 0 && s.cacheEntries > 0 {
+		cache = newAnswerCache(s.cacheTTL, s.cacheEntries, now, s.observer)
+		f = cache.filling(f)
+	}
+	f = newCoalescer(f, s.observer)
+	if cache != nil {
+		f = cache.serving(f)
+	}
+	return f
 }
 
 // NewHTTPClient returns the HTTP client a Client uses by default: pooled
@@ -197,8 +251,19 @@ func (c *Client) GetUser(ctx context.Context, id string) (*User, *Response, erro
 	})
 }
 
-// once sends one GET and decodes a 2xx body with decode; the caller
-// bounds it with the attempt's timeout.
+// attempt is the innermost layer: one GET within the attempt's timeout.
+func (c *Client) attempt(ctx context.Context, req request) result {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	v, resp, err := c.once(ctx, req.url, req.decode)
+	return result{v: v, resp: resp, err: err}
+}
+
+// once sends one GET and decodes a 2xx body with decode; attempt bounds it
+// with the attempt's timeout.
 func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, error)) (any, *Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -220,7 +285,7 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 		// The problem body is a courtesy: read a bounded amount and ignore a
 		// failure to read it, the status alone is the error.
 		body, _ := io.ReadAll(io.LimitReader(httpResp.Body, maxProblemBytes))
-		if c.shared != nil {
+		if c.keepBodies {
 			resp.raw = body
 		}
 		return nil, resp, newErrorResponse(httpResp.StatusCode, httpResp.Header, body, c.now())
@@ -239,7 +304,7 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 	if err != nil {
 		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: err}
 	}
-	if c.shared != nil {
+	if c.keepBodies {
 		resp.raw = body
 	}
 	return v, resp, nil

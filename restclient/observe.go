@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
 // Route names a Cognigy endpoint, as observers see it.
@@ -74,7 +72,7 @@ const (
 
 // WithObserver reports the client's requests, cache lookups, coalesced
 // calls and breaker changes to o.
-func WithObserver(o Observer) Option { return func(c *Client) { c.observer = o } }
+func WithObserver(o Observer) Option { return func(s *settings) { s.observer = o } }
 
 // nopObserver is the observer of a client given none.
 type nopObserver struct{}
@@ -84,24 +82,9 @@ func (nopObserver) CacheLookup(bool)                   {}
 func (nopObserver) Coalesced()                         {}
 func (nopObserver) BreakerChanged(BreakerState)        {}
 
-func breakerState(s gobreaker.State) BreakerState {
-	switch s {
-	case gobreaker.StateOpen:
-		return BreakerOpen
-	case gobreaker.StateHalfOpen:
-		return BreakerHalfOpen
-	}
-	return BreakerClosed
-}
-
 // Breaker returns the circuit breaker's current state (BreakerClosed
 // without a breaker).
-func (c *Client) Breaker() BreakerState {
-	if c.breaker == nil {
-		return BreakerClosed
-	}
-	return breakerState(c.breaker.State())
-}
+func (c *Client) Breaker() BreakerState { return c.breaker.state() }
 
 // readyCacheFor is how long a reachability check is reused, so that many
 // probes in a row open one connection, not one each.

@@ -59,6 +59,13 @@ func (r *recorder) seen() []restclient.Attempt {
 	return append([]restclient.Attempt(nil), r.attempts...)
 }
 
+// coalescedSeen is how many calls joined another so far.
+func (r *recorder) coalescedSeen() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.coalesced
+}
+
 func (r *recorder) attemptsSeen() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

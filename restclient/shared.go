@@ -30,10 +30,10 @@ type SharedRateLimit interface {
 // replica (at least 32 random bytes), or replicas would never share an
 // entry; two credentials never share one either way.
 func WithSharedCache(c SharedCache, hashKey []byte) Option {
-	return func(cl *Client) {
+	return func(s *settings) {
 		if c != nil && len(hashKey) >= 32 {
-			cl.shared = c
-			cl.keyHMAC = append([]byte(nil), hashKey...)
+			s.shared = c
+			s.hashKey = append([]byte(nil), hashKey...)
 		}
 	}
 }
@@ -43,26 +43,45 @@ func WithSharedCache(c SharedCache, hashKey []byte) Option {
 // IP, and replicas behind one NAT share it. An error from l lets the
 // request go: the quota is a courtesy the upstream enforces itself.
 func WithSharedRateLimit(l SharedRateLimit) Option {
-	return func(c *Client) { c.sharedLimit = l }
+	return func(s *settings) { s.sharedLimit = l }
+}
+
+// sharedCache wraps the retries in a lookup of the cache that replicas
+// share, so that a page one replica fetched is not fetched again by the
+// others, and keeps every answer the upstream gives there. It sits inside
+// the coalescing and below the client's own cache: one lookup per flight,
+// and only for what this replica does not have. It holds bodies as the
+// upstream sent them (the transport keeps them for it) and decodes them on
+// a hit.
+type sharedCache struct {
+	next     fetcher
+	store    SharedCache
+	ttl      time.Duration
+	now      func() time.Time
+	observer Observer
 }
 
 // A shared entry is the status (three digits), "t", when the upstream gave
 // the answer (Unix milliseconds), a newline, then the body as received.
 
-// sharedGet decodes an answer kept in the shared cache.
-func (c *Client) sharedGet(ctx context.Context, key string, decode func([]byte) (any, error)) (result, bool) {
-	if c.shared == nil || c.cacheTTL <= 0 {
-		return result{}, false
-	}
-	r, outcome := c.readShared(ctx, key, decode)
+func (c *sharedCache) get(ctx context.Context, req request) result {
+	r, outcome := c.read(ctx, req)
 	if o, ok := c.observer.(SharedCacheObserver); ok {
 		o.SharedCacheLookup(outcome)
 	}
-	return r, outcome == SharedHit
+	if outcome != SharedHit {
+		r = c.next.get(ctx, req)
+		c.write(ctx, req.key, r)
+	}
+	if r.resp != nil {
+		r.resp.raw = nil // kept only to be shared
+	}
+	return r
 }
 
-func (c *Client) readShared(ctx context.Context, key string, decode func([]byte) (any, error)) (result, string) {
-	b, ok, err := c.shared.Get(ctx, key)
+// read decodes an answer kept in the shared cache.
+func (c *sharedCache) read(ctx context.Context, req request) (result, string) {
+	b, ok, err := c.store.Get(ctx, req.key)
 	if err != nil {
 		return result{}, SharedError
 	}
@@ -82,23 +101,23 @@ func (c *Client) readShared(ctx context.Context, key string, decode func([]byte)
 		return result{}, SharedMiss
 	}
 	fetched := time.UnixMilli(ms)
-	if !c.now().Before(fetched.Add(c.cacheTTL)) {
+	if !c.now().Before(fetched.Add(c.ttl)) {
 		return result{}, SharedMiss // the store's own expiry lags; the data is too old
 	}
 	resp := &Response{StatusCode: status, Header: http.Header{}}
 	if status == http.StatusNotFound {
 		return result{resp: resp, err: newErrorResponse(status, resp.Header, body, c.now()), fetched: fetched}, SharedHit
 	}
-	v, err := decode(body)
+	v, err := req.decode(body)
 	if err != nil {
 		return result{}, SharedMiss
 	}
 	return result{v: v, resp: resp, fetched: fetched}, SharedHit
 }
 
-// sharedSet keeps a cacheable answer in the shared cache.
-func (c *Client) sharedSet(ctx context.Context, key string, r result) {
-	if c.shared == nil || c.cacheTTL <= 0 || r.resp == nil || r.resp.raw == nil || !cacheable(r.err) {
+// write keeps a cacheable answer in the shared cache.
+func (c *sharedCache) write(ctx context.Context, key string, r result) {
+	if r.resp == nil || r.resp.raw == nil || !cacheable(r.err) {
 		return
 	}
 	v := make([]byte, 0, 20+len(r.resp.raw))
@@ -109,25 +128,32 @@ func (c *Client) sharedSet(ctx context.Context, key string, r result) {
 	v = append(v, 't')
 	v = strconv.AppendInt(v, r.fetched.UnixMilli(), 10)
 	v = append(v, '\n')
-	_ = c.shared.Set(ctx, key, append(v, r.resp.raw...), c.cacheTTL)
+	_ = c.store.Set(ctx, key, append(v, r.resp.raw...), c.ttl)
 }
 
-// takeShared waits for the shared budget, or refuses when the wait would
-// pass the context's deadline.
-func (c *Client) takeShared(ctx context.Context) error {
+// sharedRateLimit wraps each attempt in a wait for the budget that replicas
+// share (WithSharedRateLimit), in place of the client's own rateLimit. A
+// wait that would pass the deadline is refused at once.
+type sharedRateLimit struct {
+	next   fetcher
+	budget SharedRateLimit
+	now    func() time.Time
+}
+
+func (l *sharedRateLimit) get(ctx context.Context, req request) result {
 	for {
-		wait, err := c.sharedLimit.Take(ctx)
+		wait, err := l.budget.Take(ctx)
 		if err != nil || wait <= 0 {
-			return nil
+			return l.next.get(ctx, req)
 		}
-		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
-			return &LimitError{RetryAfter: wait}
+		if dl, ok := ctx.Deadline(); ok && l.now().Add(wait).After(dl) {
+			return result{err: &LimitError{RetryAfter: wait}}
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return waitEnded(ctx, wait)
+			return result{err: waitEnded(ctx, wait)}
 		case <-t.C:
 		}
 	}

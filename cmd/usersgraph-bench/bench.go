@@ -92,11 +92,11 @@ type facadeRun struct {
 	rep       *facadeReport
 }
 
-// execute runs every measurement and builds the report.
-func execute(ctx context.Context, o options, stderr io.Writer) (*report, error) {
-	r := newReport(o)
-	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
-
+// executeGoView runs the measurements with the bench's in-process Go
+// clients (the second view, labelled as such) and the cold/warm first:100,
+// and fills r.
+func executeGoView(ctx context.Context, o options, r *report, env *benchEnv) (*report, error) {
+	progress := env.progress
 	users := restclienttest.DemoUsers(demoUsers, demoSeed)
 	fake, err := restclienttest.NewServer(restclienttest.WithUsers(users), restclienttest.WithAPIKey(benchKey))
 	if err != nil {
@@ -108,22 +108,7 @@ func execute(ctx context.Context, o options, stderr io.Writer) (*report, error) 
 	defer stopTrim()
 	go up.TrimLoop(tctx)
 
-	dir, err := os.MkdirTemp("", "usersgraph-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	var extra map[string]string
-	if o.cpuprofile != "" {
-		extra = map[string]string{"zz_usersgraph_bench_pprof.go": pprofOverlay}
-	}
-	progress("building %s ...", loadkit.FacadePackage)
-	bin, err := loadkit.BuildFacade(ctx, dir, "usersgraph", extra)
-	if err != nil {
-		return nil, err
-	}
-	r.FacadeBuildSeconds, r.FacadeModuleRoot, r.FacadeProfilingBuild = bin.BuildTime.Seconds(), bin.Root, extra != nil
-
+	dir, bin, extra := env.dir, env.bin, env.extra
 	start := func(name string, env ...string) (*facadeRun, error) {
 		fr := &facadeRun{name: name}
 		env = facadeEnv(o, append([]string{"COGNIGY_API_URL=" + fake.URL}, env...))

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usersgraph/usersgraph/internal/loadkit"
 )
 
 // TestBenchRunsEveryMeasurement runs the command briefly, as
@@ -18,7 +21,7 @@ func TestBenchRunsEveryMeasurement(t *testing.T) {
 		t.Skip("builds the facade and runs it for about 15 seconds")
 	}
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"-d", "300ms", "-warmup", "100ms", "-cold-trials", "1", "-json"}, &stdout, &stderr)
+	code := run(t.Context(), []string{"-run", "go", "-d", "300ms", "-warmup", "100ms", "-cold-trials", "1", "-json"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -155,6 +158,12 @@ func TestInvalidFlagsExit2(t *testing.T) {
 		{"-facade-env", "CACHE_TTL=1s"},
 		{"-facade-env", "COGNIGY_API_URL=http://127.0.0.1:1/new"},
 		{"-facade-env", "NOEQUALS"},
+		{"-run", "wrk,nope"},
+		{"-mix-queries", "0"},
+		{"-soak-d", "0s"},
+		{"-soak-workload", "sometimes"},
+		{"-soak-env", "LISTEN_ADDR=127.0.0.1:1"},
+		{"-wrk-c", "0"},
 		{"extra"},
 	} {
 		var stderr bytes.Buffer
@@ -265,6 +274,77 @@ func TestExitStatusIgnoresTargetsUnlessCheck(t *testing.T) {
 	} {
 		if got, _ := exitCode(c.o, c.r); got != c.want {
 			t.Errorf("check=%v missed=%d interrupted=%v: exit %d, want %d", c.o.check, c.r.Missed, c.r.Interrupted, got, c.want)
+		}
+	}
+}
+
+// TestBenchRunsTheWrkParts runs the wrk parts briefly (Tailcall skipped) and
+// checks the report's shape: every cell, CPU figures for each process, the
+// mix's REST equivalent and cache figures, the soak's RSS samples. It never
+// asserts speed.
+func TestBenchRunsTheWrkParts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the facade and runs wrk for about 20 seconds")
+	}
+	if _, err := loadkit.LookWrk(); err != nil {
+		t.Skip(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"-run", "wrk,mix,soak", "-tailcall", "", "-d", "1s", "-warmup", "0s", "-wrk-c", "4,1",
+		"-mix-queries", "40", "-mix-users", "300", "-mix-sequence", "1000", "-soak-d", "2s", "-soak-queries", "300", "-json"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	table := stderr.String()
+	t.Logf("\n%s", table)
+	var r report
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v", err)
+	}
+	if !slices.Equal(r.Parts, []string{partWrk, partMix, partSoak}) || len(r.Throughput) != 0 || r.ColdWarm != nil {
+		t.Errorf("parts %v, Go-client measurements %d", r.Parts, len(r.Throughput))
+	}
+	s := r.SideBySide
+	if s == nil || !strings.HasPrefix(s.Tailcall, "skipped") {
+		t.Fatalf("side by side %+v", s)
+	}
+	// direct page, facade page and creators, at c=4 and c=1.
+	if len(s.Cells) != 6 {
+		t.Errorf("%d cells, want 6", len(s.Cells))
+	}
+	for _, c := range s.Cells {
+		server := procFacade
+		if c.System == sysDirect {
+			server = ""
+		}
+		if c.Requests <= 0 || c.Failed != 0 || c.RequestsPerSecond <= 0 || c.LatencyMs.P50 <= 0 || c.LatencyMs.P99 < c.LatencyMs.P50 || c.UpstreamCalls <= 0 {
+			t.Errorf("cell %+v", c)
+		}
+		for _, p := range []string{server, "fake", "wrk"} {
+			if v, ok := c.CPUSecondsPer1k[p]; p != "" && (!ok || v < 0) {
+				t.Errorf("%s %s c=%d: no CPU figure for %s: %v", c.System, c.Query, c.Clients, p, c.CPUSecondsPer1k)
+			}
+		}
+	}
+	m := r.Mix
+	if m == nil || m.Distinct != 40 || m.Facade == nil || m.REST == nil {
+		t.Fatalf("mix %+v", m)
+	}
+	if m.Facade.Failed != 0 || m.REST.Failed != 0 || m.RESTGetsPerQuery < 1 || m.RESTQueriesPerSecond <= 0 || m.Caches.ResponseLookups <= 0 || m.PeakRSSBytes <= 0 {
+		t.Errorf("mix figures %+v, facade %+v, REST %+v", m, m.Facade, m.REST)
+	}
+	if m.Kinds[kindFirst] == 0 {
+		t.Errorf("kinds %v", m.Kinds)
+	}
+	so := r.Soak
+	if so == nil || so.Cell == nil || so.Cell.Failed != 0 || len(so.RSSBytes) == 0 || so.PeakRSSBytes <= 0 || so.IdleRSSBytes <= 0 || so.Distinct != 300 {
+		t.Fatalf("soak %+v", so)
+	}
+	for _, label := range []string{"side by side under wrk", "added p50 at c=1", "mixed workload", "GETs per query", "soak under wrk", "RSS: idle", "CPU s per 1,000 requests", "load avg"} {
+		if !strings.Contains(table, label) {
+			t.Errorf("the table lacks %q", label)
 		}
 	}
 }

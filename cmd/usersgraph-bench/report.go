@@ -19,29 +19,33 @@ import (
 // report is everything one run measured; its JSON form is what -json prints.
 // Memory is in bytes, latency and wall times in milliseconds.
 type report struct {
-	Machine              machine         `json:"machine"`
-	DurationSeconds      float64         `json:"durationSeconds"` // per throughput measurement
-	WarmupSeconds        float64         `json:"warmupSeconds"`
-	Concurrency          []int           `json:"concurrency"`
-	Users                int             `json:"users"`
-	RESTRequest          string          `json:"restRequest"`
-	Query                string          `json:"query"`
-	CreatorsQuery        string          `json:"creatorsQuery"`
-	FacadeModuleRoot     string          `json:"facadeModuleRoot"`
-	FacadeBuildSeconds   float64         `json:"facadeBuildSeconds"`
-	FacadeProfilingBuild bool            `json:"facadeProfilingBuild"` // built with the pprof listener
-	Throughput           []*measurement  `json:"throughput"`
-	Facades              []*facadeReport `json:"facades"`
-	ColdWarm             *coldWarmReport `json:"coldWarm"`
-	Targets              []target        `json:"targets"`
-	Missed               int             `json:"missed"`
-	Disturbed            string          `json:"disturbed,omitempty"` // measurements other processes disturbed
-	Profiles             []string        `json:"cpuProfiles,omitempty"`
-	Interrupted          bool            `json:"interrupted"`
-	StartedAt            time.Time       `json:"startedAt"`
-	ElapsedSeconds       float64         `json:"elapsedSeconds"`
-	LoadAverageAfter     string          `json:"loadAverageAfter"`
-	benchPeakRSS         int64           // this process, fake included
+	Machine              machine           `json:"machine"`
+	DurationSeconds      float64           `json:"durationSeconds"` // per throughput measurement
+	WarmupSeconds        float64           `json:"warmupSeconds"`
+	Concurrency          []int             `json:"concurrency"`
+	Users                int               `json:"users"`
+	RESTRequest          string            `json:"restRequest"`
+	Query                string            `json:"query"`
+	CreatorsQuery        string            `json:"creatorsQuery"`
+	FacadeModuleRoot     string            `json:"facadeModuleRoot"`
+	FacadeBuildSeconds   float64           `json:"facadeBuildSeconds"`
+	FacadeProfilingBuild bool              `json:"facadeProfilingBuild"` // built with the pprof listener
+	Parts                []string          `json:"parts"`
+	SideBySide           *sideBySideReport `json:"sideBySide,omitempty"`
+	Mix                  *mixReport        `json:"mix,omitempty"`
+	Soak                 *soakReport       `json:"soak,omitempty"`
+	Throughput           []*measurement    `json:"throughput"`
+	Facades              []*facadeReport   `json:"facades"`
+	ColdWarm             *coldWarmReport   `json:"coldWarm"`
+	Targets              []target          `json:"targets"`
+	Missed               int               `json:"missed"`
+	Disturbed            string            `json:"disturbed,omitempty"` // measurements other processes disturbed
+	Profiles             []string          `json:"cpuProfiles,omitempty"`
+	Interrupted          bool              `json:"interrupted"`
+	StartedAt            time.Time         `json:"startedAt"`
+	ElapsedSeconds       float64           `json:"elapsedSeconds"`
+	LoadAverageAfter     string            `json:"loadAverageAfter"`
+	benchPeakRSS         int64             // this process, fake included
 }
 
 type machine struct {
@@ -230,6 +234,7 @@ func newReport(o options) *report {
 		DurationSeconds: o.duration.Seconds(),
 		WarmupSeconds:   o.warmup.Seconds(),
 		Concurrency:     o.concurrency,
+		Parts:           o.parts,
 		Users:           demoUsers,
 		RESTRequest:     "GET " + restPath + " (X-API-Key)",
 		Query:           queryScalars25,
@@ -399,8 +404,8 @@ func writeTable(w io.Writer, r *report) {
 	p("usersgraph-bench: REST GET /v2.0/users (fake) vs the usersgraph facade over it")
 	p("machine   %d CPUs (%s), GOMAXPROCS %d, %.1f GiB RAM, %s %s/%s", m.NumCPU, m.CPUModel, m.GOMAXPROCS, float64(m.MemTotalBytes)/(1<<30), m.GoVersion, m.GOOS, m.GOARCH)
 	p("load avg  %s at start, %s at the end (1, 5, 15 min)", m.LoadAverageStart, r.LoadAverageAfter)
-	p("setup     bench clients + fake (%d users) in this process, facade as its own process; all share the machine", r.Users)
-	p("          each throughput figure: %gs measured after %gs warmup, keep-alive clients", r.DurationSeconds, r.WarmupSeconds)
+	p("setup     the fakes in this process, each facade as its own process, wrk as its own; all share the machine")
+	p("          each throughput figure: %gs measured after %gs warmup, keep-alive connections", r.DurationSeconds, r.WarmupSeconds)
 	for _, f := range r.Facades {
 		p("          facade %-9s env: %s", f.Config, strings.Join(f.Env, " "))
 	}
@@ -411,6 +416,11 @@ func writeTable(w io.Writer, r *report) {
 		p("          INTERRUPTED: the figures are incomplete")
 	}
 	p("")
+	writeWrkTables(bw, r)
+	if !slices.Contains(r.Parts, partGo) {
+		return
+	}
+	p("second view: the bench's in-process Go clients (figures only they produce)")
 	p("throughput                  REST: %s", r.RESTRequest)
 	p("                            facade: %s", r.Query)
 	p("                            creators: %s", r.CreatorsQuery)

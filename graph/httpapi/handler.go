@@ -47,7 +47,24 @@ type Config struct {
 	// 0 = the defaults, negative = no limit.
 	MaxComplexity int
 	MaxDepth      int
-	// DisableIntrospection refuses __schema and __type queries.
+	// MaxUpstreamCalls bounds the calls to Cognigy an operation may make,
+	// estimated before it runs; 0 = DefaultMaxUpstreamCalls, negative =
+	// no limit.
+	MaxUpstreamCalls int
+	// MaxTokens bounds a document's tokens, MaxFieldRepeats the times one
+	// response key may appear in a selection set, both checked before
+	// validation; 0 = the defaults, negative = no limit.
+	MaxTokens       int
+	MaxFieldRepeats int
+	// MaxResponseBytes bounds an answer, estimated before execution and
+	// measured after it; 0 = DefaultMaxResponseBytes, negative = no limit.
+	MaxResponseBytes int
+	// FairShare limits each credential's calls to Cognigy; its zero value
+	// none.
+	FairShare FairShare
+	// DisableIntrospection refuses __schema, __type and _service queries
+	// with INTROSPECTION_DISABLED, and takes the "Did you mean"
+	// suggestions out of error messages.
 	DisableIntrospection bool
 	// ExecutorOnly marshals every list through gqlgen's executor, without
 	// the fast path of graph/fastpath. The answers are the
@@ -95,29 +112,43 @@ func NewHandler(cfg Config) http.Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	up := graph.RequireCredential(cfg.Upstream)
-	srv := handler.New(weighedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: graph.NewResolver(up), Complexity: complexity()})})
+	// Calls refused by the caller's fair share are not spent; calls made
+	// without a credential are not made at all.
+	up := graph.RequireCredential(newFairUpstream(countingUpstream{cfg.Upstream}, cfg.FairShare))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: graph.NewResolver(up)}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
-	if !cfg.DisableIntrospection {
+	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs, hideSuggestions: cfg.DisableIntrospection,
+		maxResponseBytes: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes))})
+	validated := lru.New[*ast.QueryDocument](queryCacheSize)
+	srv.SetQueryCache(validated)
+	maxTokens := orDefault(cfg.MaxTokens, DefaultMaxTokens)
+	if maxTokens > 0 {
+		srv.SetParserTokenLimit(maxTokens) // the guard's, should it be bypassed
+	}
+	if cfg.DisableIntrospection {
+		srv.SetDisableSuggestion(true) // the guard strips the other rules' suggestions
+	} else {
 		srv.Use(extension.Introspection{})
 	}
-	if n := orDefault(cfg.MaxComplexity, DefaultMaxComplexity); n > 0 {
-		srv.Use(extension.FixedComplexityLimit(n))
-	}
-	if n := orDefault(cfg.MaxDepth, DefaultMaxDepth); n > 0 {
-		srv.Use(depthLimit{max: n})
-	}
-	if cfg.Tracer != nil {
-		srv.Use(tracing{tracer: cfg.Tracer.Tracer(tracerName)})
-	}
-	srv.Use(representationCheck{})
+	// Parameter mutators run in this order: the persisted query becomes
+	// the document before the guard looks at it.
 	apq := cfg.PersistedQueries
 	if apq == nil {
 		apq = lru.New[string](apqCacheSize)
 	}
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apq}})
+	srv.Use(documentGuard{maxTokens: maxTokens, maxRepeats: orDefault(cfg.MaxFieldRepeats, DefaultMaxFieldRepeats), validated: validated})
+	srv.Use(operationLimits{
+		maxComplexity:   int64(orDefault(cfg.MaxComplexity, DefaultMaxComplexity)),
+		maxDepth:        int64(orDefault(cfg.MaxDepth, DefaultMaxDepth)),
+		maxCalls:        int64(orDefault(cfg.MaxUpstreamCalls, DefaultMaxUpstreamCalls)),
+		maxBytes:        int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes)),
+		noIntrospection: cfg.DisableIntrospection,
+	})
+	if cfg.Tracer != nil {
+		srv.Use(tracing{tracer: cfg.Tracer.Tracer(tracerName)})
+	}
+	srv.Use(representationCheck{})
 	srv.SetErrorPresenter(graph.ErrorPresenter(logger))
 	srv.SetRecoverFunc(graph.Recover(logger))
 	var gql http.Handler = srv
@@ -127,7 +158,7 @@ func NewHandler(cfg Config) http.Handler {
 		})
 	}
 	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential,
-		withResponseCache(cfg.ResponseCacheTTL, cfg.ResponseCacheBytes, maxBody, obs, loaders.Middleware(up, lookup, gql))))
+		withResponseCache(cfg.ResponseCacheTTL, cfg.ResponseCacheBytes, maxBody, obs, withMeter(loaders.Middleware(up, lookup, gql)))))
 }
 
 func orDefault(v, def int) int {

@@ -5,100 +5,86 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/usersgraph/usersgraph/graph/generated"
-	"github.com/usersgraph/usersgraph/graph/model"
-	"github.com/usersgraph/usersgraph/graph/pagination"
 )
 
-// Defaults of the query limits. The complexity of a field is 1 plus its
-// children's, multiplied by the page size for users and by the number of ids
-// for nodes and _entities, so one users(first: 100) selecting ten fields
-// costs about 1,100; the limit admits a few of those in one request and
-// refuses a thousand aliases of them before any upstream call.
+// Defaults of the limits an operation must pass before it runs. The
+// complexity of a field is 1 plus its children's, multiplied by the page
+// size for users and by the number of ids for nodes and _entities, so one
+// users(first: 100) selecting ten fields costs about 1,100. The upstream
+// budget lets a page of 100 users with both createdBy and lastChangedBy
+// through (1 + 2 × 100 calls at most) and refuses a thousand aliases of
+// users, each one call, before any of them is made.
 const (
-	DefaultMaxComplexity = 5000
-	DefaultMaxDepth      = 12
+	DefaultMaxComplexity    = 5000
+	DefaultMaxDepth         = 12
+	DefaultMaxUpstreamCalls = 250
+	DefaultMaxTokens        = 10000
+	DefaultMaxFieldRepeats  = 50
+	DefaultMaxResponseBytes = 1 << 20
+	// MaxErrors is how many errors an answer lists, as graphql-js stops
+	// validating at 100; one more says that the rest were left out.
+	MaxErrors = 100
 )
 
-// complexity weighs fields by the rows they can return.
-func complexity() generated.ComplexityRoot {
-	var c generated.ComplexityRoot
-	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *string, _ []model.UserOrder) int {
-		n := pagination.DefaultPageSize
-		switch {
-		case first != nil:
-			n = *first
-		case last != nil:
-			n = *last
-		}
-		// Out-of-range sizes are refused by the resolver with a clearer
-		// message; clamping also keeps the product from overflowing.
-		return 1 + min(max(n, 1), pagination.MaxPageSize)*child
-	}
-	c.Query.Nodes = func(child int, ids []string) int { return 1 + max(len(ids), 1)*child }
-	return c
+// Codes of the refusals of this file and of guard.go, in extensions.code.
+const (
+	CodeComplexity             = "COMPLEXITY_LIMIT_EXCEEDED"
+	CodeTooDeep                = "QUERY_TOO_DEEP"
+	CodeUpstreamBudget         = "UPSTREAM_BUDGET_EXCEEDED"
+	CodeResponseTooLarge       = "RESPONSE_TOO_LARGE"
+	CodeIntrospectionDisabled  = "INTROSPECTION_DISABLED"
+	CodeTokenLimit             = "TOKEN_LIMIT_EXCEEDED"
+	CodeFieldRepeats           = "FIELD_REPEAT_LIMIT_EXCEEDED"
+	CodeTooManyErrors          = "TOO_MANY_ERRORS"
+	CodeTrustedDocumentOnly    = "TRUSTED_DOCUMENT_REQUIRED"
+	CodeTrustedDocumentUnknown = "TRUSTED_DOCUMENT_NOT_FOUND"
+)
+
+// operationLimits refuses, before anything runs, an operation that
+// introspects while introspection is off, nests too deep, weighs too much,
+// may make more upstream calls than allowed or would answer too much. It
+// records the estimated calls for the answer's extensions. The figures
+// come from measureOperation, linear in the document.
+type operationLimits struct {
+	maxComplexity, maxDepth, maxCalls, maxBytes int64 // <= 0: no limit
+	noIntrospection                             bool
 }
-
-// weighedSchema weighs _entities by its representations, as nodes is weighed
-// by its ids. gqlgen generates that field's complexity hook unexported, so
-// it cannot be set in the ComplexityRoot; the schema is wrapped instead.
-type weighedSchema struct{ graphql.ExecutableSchema }
-
-func (s weighedSchema) Complexity(ctx context.Context, typeName, field string, child int, args map[string]any) (int, bool) {
-	if typeName == "Query" && field == "_entities" {
-		return 1 + max(len(asList(args["representations"])), 1)*child, true
-	}
-	return s.ExecutableSchema.Complexity(ctx, typeName, field, child, args)
-}
-
-// depthLimit refuses operations nested deeper than max fields. Introspection
-// fields are not counted: the standard introspection query that GraphiQL,
-// Relay and Apollo tools send nests ofType about 13 levels and costs no
-// upstream call.
-type depthLimit struct{ max int }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = depthLimit{}
+} = operationLimits{}
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (d depthLimit) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+func (operationLimits) ExtensionName() string                   { return "OperationLimits" }
+func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l operationLimits) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
 	if rc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(rc.Operation.SelectionSet, rc.Doc.Fragments, 0, map[string]bool{}); depth > d.max {
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("the operation nests %d fields deep, more than the limit of %d", depth, d.max),
-			Extensions: map[string]any{"code": "QUERY_TOO_DEEP"},
-		}
+	c := measureOperation(rc.Operation, rc.Doc.Fragments, rc.Variables)
+	if m := meterFrom(ctx); m != nil {
+		m.estimated.Store(c.calls)
+	}
+	refuse := func(code, format string, args ...any) *gqlerror.Error {
+		return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+	}
+	switch {
+	case l.noIntrospection && c.introspect:
+		return refuse(CodeIntrospectionDisabled, "introspection is disabled on this server")
+	case l.maxDepth > 0 && c.depth > l.maxDepth:
+		return refuse(CodeTooDeep, "the operation nests %d fields deep, more than the limit of %d", c.depth, l.maxDepth)
+	case l.maxCalls > 0 && c.calls > l.maxCalls:
+		// Before complexity: the shared quota is what the caller most
+		// needs to hear about.
+		e := refuse(CodeUpstreamBudget, "the operation may make %d calls to Cognigy, more than the limit of %d per request", c.calls, l.maxCalls)
+		e.Extensions["estimated"], e.Extensions["limit"] = c.calls, l.maxCalls
+		return e
+	case l.maxComplexity > 0 && c.complexity > l.maxComplexity:
+		return refuse(CodeComplexity, "operation has complexity %d, which exceeds the limit of %d", c.complexity, l.maxComplexity)
+	case l.maxBytes > 0 && c.bytes > l.maxBytes:
+		return refuse(CodeResponseTooLarge, "the answer could take about %d bytes, more than the limit of %d", c.bytes, l.maxBytes)
 	}
 	return nil
-}
-
-func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, depth int, visiting map[string]bool) int {
-	deepest := depth
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if len(s.Name) > 1 && s.Name[:2] == "__" {
-				continue
-			}
-			deepest = max(deepest, selectionDepth(s.SelectionSet, frags, depth+1, visiting))
-		case *ast.InlineFragment:
-			deepest = max(deepest, selectionDepth(s.SelectionSet, frags, depth, visiting))
-		case *ast.FragmentSpread:
-			// Validation has refused fragment cycles; guard anyway.
-			if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
-				visiting[s.Name] = true
-				deepest = max(deepest, selectionDepth(f.SelectionSet, frags, depth, visiting))
-				delete(visiting, s.Name)
-			}
-		}
-	}
-	return deepest
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -68,6 +69,7 @@ func withResponseCache(ttl time.Duration, maxBytes, maxBody int64, obs Observer,
 			return k, true
 		},
 		TrackData: restclient.WithDataNotes,
+		Stored:    cachedBody,
 		OnLookup: func(r *http.Request, hit *respcache.Entry, elapsed time.Duration) {
 			if rco != nil {
 				rco.ResponseCacheLookup(hit != nil)
@@ -85,6 +87,16 @@ func withResponseCache(ttl time.Duration, maxBytes, maxBody int64, obs Observer,
 			}
 		},
 	}, next)
+}
+
+// cachedBody is an answer as its repeats give it: they spend no upstream
+// call. writeResponse ends every answer with "spent":S}}}.
+func cachedBody(body []byte) []byte {
+	i := bytes.LastIndex(body, []byte(`"spent":`))
+	if i < 0 {
+		return body
+	}
+	return append(body[:i:i], `"spent":0}}}`...)
 }
 
 // keepAnswer lets the response cache keep a complete answer. The schema

@@ -71,8 +71,15 @@ func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 	first.MustData(t, &struct{}{})
 	calls := e.Fake.TotalCalls()
 	second := e.Query(t, cachedQuery, nil, graphtest.APIKey)
-	if second.Raw != first.Raw {
+	if string(second.Data) != string(first.Data) {
 		t.Fatalf("the repeat answered differently:\n%s\n%s", graphtest.Short(first.Raw), graphtest.Short(second.Raw))
+	}
+	// The first answer says what it spent; the repeat spent nothing.
+	if est, spent := upstreamCalls(t, first); est != 21 || spent == 0 {
+		t.Fatalf("the first answer reports %d estimated, %d spent calls", est, spent)
+	}
+	if est, spent := upstreamCalls(t, second); est != 21 || spent != 0 {
+		t.Fatalf("the repeat reports %d estimated, %d spent calls; want 21 and 0", est, spent)
 	}
 	if n := e.Fake.TotalCalls(); n != calls {
 		t.Fatalf("the repeat cost %d upstream calls", n-calls)

@@ -42,6 +42,11 @@ const DefaultMaxBodyBytes = 1 << 20
 type overHTTP struct {
 	maxBodyBytes int64
 	observer     Observer
+	// hideSuggestions takes "Did you mean" out of error messages, which
+	// would otherwise rebuild a schema that introspection hides.
+	hideSuggestions bool
+	// maxResponseBytes bounds the data of an answer; <= 0: no bound.
+	maxResponseBytes int64
 }
 
 var _ graphql.Transport = overHTTP{}
@@ -57,7 +62,7 @@ func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 	a := t.answer(w, r, exec)
 	if a.resp != nil {
 		keepAnswer(r.Context(), a)
-		writeResponse(w, a.media, a.status, a.resp)
+		writeResponse(w, a.media, a.status, a.resp, meterFrom(r.Context()))
 	}
 	t.observer.Operation(r.Context(), Operation{Name: a.operation, Outcome: outcome(a), Elapsed: time.Since(start)})
 }
@@ -114,6 +119,7 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		name = rc.Operation.Name
 	}
 	if errs != nil {
+		errs = t.fewerErrors(errs)
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		status := http.StatusOK
 		if media == mediaGraphQLResponse && !persistedQueryMiss(errs) {
@@ -138,7 +144,36 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		// cancellation's echo, not failures.
 		return answer{media: media, operation: name}
 	}
+	if t.maxResponseBytes > 0 && int64(len(resp.Data)) > t.maxResponseBytes {
+		// The estimate let it through; the answer is not sent all the
+		// same. Execution began, so data is present, and null.
+		resp = &graphql.Response{Data: []byte("null"), Errors: gqlerror.List{{
+			Message:    "the answer is larger than " + strconv.FormatInt(t.maxResponseBytes, 10) + " bytes; ask for fewer fields or smaller pages",
+			Extensions: map[string]any{"code": CodeResponseTooLarge},
+		}}}
+	}
 	return answer{media: media, status: http.StatusOK, resp: resp, operation: name}
+}
+
+// fewerErrors keeps the first MaxErrors errors of a failed parse or
+// validation, saying so in one more, and takes the suggestions out of
+// their messages when they must not reveal the schema.
+func (t overHTTP) fewerErrors(errs gqlerror.List) gqlerror.List {
+	if len(errs) > MaxErrors {
+		errs = append(errs[:MaxErrors:MaxErrors], &gqlerror.Error{
+			Message:    "more than " + strconv.Itoa(MaxErrors) + " errors; the others are not listed",
+			Extensions: map[string]any{"code": CodeTooManyErrors},
+		})
+	}
+	if t.hideSuggestions {
+		for _, e := range errs {
+			// gqlparser appends its suggestions as a last sentence.
+			if i := strings.Index(e.Message, " Did you mean "); i >= 0 {
+				e.Message = e.Message[:i]
+			}
+		}
+	}
+	return errs
 }
 
 // outcome sums an answer up for metrics: "ok", "canceled" when the caller
@@ -285,26 +320,54 @@ func persistedQueryMiss(errs gqlerror.List) bool {
 	return len(errs) > 0
 }
 
-func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+// writeResponse writes errors, data and extensions. The data is the
+// executor's JSON as it is, without json.Marshal validating and re-escaping
+// all of it again. The upstream calls come last, as
+// "upstreamCalls":{"estimated":E,"spent":S}}}, which is how the response
+// cache finds them (see cachedBody).
+func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response, m *meter) {
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
-	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && len(resp.Data) > 0 {
-		// The common answer: the executor's JSON as it is, without
-		// json.Marshal validating and re-escaping all of it again. (The
-		// executor gives an empty, not a nil, extensions map.)
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, `{"data":`)
-		_, _ = w.Write(resp.Data)
-		_, _ = io.WriteString(w, "}")
-		return
-	}
-	b, err := json.Marshal(struct {
-		Errors     gqlerror.List   `json:"errors,omitempty"`
-		Data       json.RawMessage `json:"data,omitempty"`
-		Extensions map[string]any  `json:"extensions,omitempty"`
-	}{resp.Errors, resp.Data, resp.Extensions})
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"errors":[{"message":"internal server error"}]}`)
+	var b []byte
+	b = append(b, '{')
+	if len(resp.Errors) > 0 {
+		errs, err := json.Marshal(resp.Errors)
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"errors":[{"message":"internal server error"}]}`)
+			return
+		}
+		b = append(b, `"errors":`...)
+		b = append(b, errs...)
+		b = append(b, ',')
 	}
 	w.WriteHeader(status)
+	if len(resp.Data) > 0 {
+		b = append(b, `"data":`...)
+		_, _ = w.Write(b)
+		_, _ = w.Write(resp.Data)
+		b = append(b[:0], ',')
+	}
+	b = append(b, `"extensions":{`...)
+	for k, v := range resp.Extensions {
+		if k == "upstreamCalls" {
+			continue
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		b = append(append(append(b, kb...), ':'), vb...)
+		b = append(b, ',')
+	}
+	var estimated, spent int64
+	if m != nil {
+		estimated, spent = m.estimated.Load(), m.spent.Load()
+	}
+	b = append(b, `"upstreamCalls":{"estimated":`...)
+	b = strconv.AppendInt(b, estimated, 10)
+	b = append(b, `,"spent":`...)
+	b = strconv.AppendInt(b, spent, 10)
+	b = append(b, "}}}"...)
 	_, _ = w.Write(b)
 }

@@ -1,10 +1,13 @@
 // The usersgraph playground: GraphiQL against the server's GraphQL endpoint,
 // configured by the JSON that the server writes into index.html.
 import 'graphiql/style.css';
+import '@graphiql/plugin-explorer/style.css';
 import './playground.css';
 
 import { createRoot } from 'react-dom/client';
-import { GraphiQL } from 'graphiql';
+import { GraphiQL, HISTORY_PLUGIN } from 'graphiql';
+import { explorerPlugin } from '@graphiql/plugin-explorer';
+import { hidePlumbing } from './plumbing.js';
 
 // Where the bundle was loaded from: the workers sit beside it.
 const assetBase = new URL('.', document.currentScript.src);
@@ -22,7 +25,8 @@ globalThis.MonacoEnvironment = {
 const fallbackQuery = `# Welcome to the usersgraph playground.
 #
 # Run a query with Ctrl-Enter (Cmd-Enter on a Mac) or the run button;
-# the Documentation Explorer on the left shows the schema.
+# the Documentation Explorer on the left shows the schema, and the
+# GraphiQL Explorer builds a query from the fields you tick.
 
 {
   users(first: 5) {
@@ -59,6 +63,10 @@ function readConfig() {
   };
 }
 
+// The name of GraphiQL's own introspection query: its answer, and only its,
+// is passed through hidePlumbing before the docs and the explorer see it.
+const schemaQueryName = 'PlaygroundSchema';
+
 // GraphQL over HTTP: a POST with a JSON body; the headers editor's headers
 // go along with every request (introspection included).
 function createFetcher(endpoint) {
@@ -75,12 +83,17 @@ function createFetcher(endpoint) {
     const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(params) });
     const text = await res.text();
     try {
-      return JSON.parse(text);
+      const result = JSON.parse(text);
+      return params.operationName === schemaQueryName ? hidePlumbing(result) : result;
     } catch {
       return { errors: [{ message: `HTTP ${res.status}: ${text.slice(0, 500)}` }] };
     }
   };
 }
+
+// The GraphiQL Explorer: the schema's fields as a tree of checkboxes that
+// writes the query.
+const explorer = explorerPlugin();
 
 const cfg = readConfig();
 if (cfg.title) document.title = cfg.title;
@@ -93,6 +106,8 @@ createRoot(document.getElementById('graphiql')).render(
     initialHeaders={headers}
     defaultHeaders={headers}
     defaultEditorToolsVisibility={headers ? 'headers' : false}
+    introspectionQueryName={schemaQueryName}
+    plugins={[HISTORY_PLUGIN, explorer]}
     visiblePlugin="Documentation Explorer"
   />,
 );

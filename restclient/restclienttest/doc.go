@@ -10,6 +10,9 @@
 //
 //   - filter is a case-insensitive substring match on name or id (the login
 //     e-mail), or an exact match on _id; an empty filter matches everyone.
+//     A real Cognigy may not match _id: WithFilterMatches takes that on,
+//     WithoutReadUser a deployment without GET /v2.0/users/{id}, and
+//     LookupCaseOptions names the combinations the facade must handle.
 //   - sort rules apply in the order given, then _id ascending breaks ties when
 //     _id is not among them; without sort the order is _id:asc. Strings
 //     compare in Go byte order, and lastActive compares as a raw number (units

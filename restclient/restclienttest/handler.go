@@ -76,6 +76,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case !known:
 		writeProblem(w, r, http.StatusNotFound, codeNotFound, "no route for "+r.URL.Path)
 		return
+	case route == RouteGet && s.readUserStatus != 0:
+		serveAbsentReadUser(w, r, s.readUserStatus)
+		return
 	case r.Method != http.MethodGet:
 		w.Header().Set("Allow", http.MethodGet)
 		writeProblem(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method "+r.Method+" is not allowed")
@@ -139,6 +142,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, secret string
 	s.mu.Lock()
 	users := s.snapshot(secret)
 	s.mu.Unlock()
+	q.fields = s.filter
 	p, err := q.page(users)
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, codeInvalidArgument, err.Error())

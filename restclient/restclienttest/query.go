@@ -35,6 +35,7 @@ type query struct {
 	sort     []sortRule
 	next     string
 	previous string
+	fields   filterFields // what filter matches; set by the server
 }
 
 // parseQuery validates the list parameters as the contract and the real
@@ -160,19 +161,9 @@ func order(rules []sortRule) func(a, b User) int {
 	}
 }
 
-// matches implements the documented filter: case-insensitive substring of
-// name or e-mail, or exact _id.
-func matches(u User, filter string) bool {
-	if filter == "" || u.ID == filter {
-		return true
-	}
-	f := strings.ToLower(filter)
-	return strings.Contains(strings.ToLower(u.Name), f) || strings.Contains(strings.ToLower(u.Email), f)
-}
-
 // page filters, sorts and cuts users into the response for q.
 func (q query) page(users []User) (page, error) {
-	list := slices.DeleteFunc(users, func(u User) bool { return !matches(u, q.filter) })
+	list := slices.DeleteFunc(users, func(u User) bool { return !q.fields.matches(u, q.filter) })
 	slices.SortFunc(list, order(q.sort))
 	start, end := min(q.skip, len(list)), 0
 	switch {

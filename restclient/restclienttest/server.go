@@ -97,6 +97,10 @@ type config struct {
 	forbidden map[string]bool
 	latency   time.Duration
 	addr      string
+	filter    filterFields
+	// readUserStatus, when not 0, is what GET /v2.0/users/{id} answers
+	// (see WithoutReadUser).
+	readUserStatus int
 }
 
 // Option configures a Server.
@@ -138,11 +142,13 @@ func WithAddr(addr string) Option {
 type Server struct {
 	URL string // base URL including the "/new" prefix; routes are URL+"/v2.0/users"
 
-	apiKey    string
-	forbidden map[string]bool
-	latency   time.Duration
-	srv       *http.Server
-	done      chan struct{} // closed by Close to end hangs and sleeps
+	apiKey         string
+	forbidden      map[string]bool
+	latency        time.Duration
+	filter         filterFields
+	readUserStatus int
+	srv            *http.Server
+	done           chan struct{} // closed by Close to end hangs and sleeps
 
 	mu       sync.Mutex
 	closed   bool
@@ -162,6 +168,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		tenants:   map[string][]User{},
 		forbidden: map[string]bool{},
 		addr:      "127.0.0.1:0",
+		filter:    allFilterFields,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -173,13 +180,15 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, errors.New("restclienttest: empty API key")
 	}
 	s := &Server{
-		apiKey:    cfg.apiKey,
-		forbidden: cfg.forbidden,
-		latency:   cfg.latency,
-		done:      make(chan struct{}),
-		data:      map[string]map[string]User{},
-		calls:     map[Route]int{},
-		faults:    map[Route][]*queuedFault{},
+		apiKey:         cfg.apiKey,
+		forbidden:      cfg.forbidden,
+		latency:        cfg.latency,
+		filter:         cfg.filter,
+		readUserStatus: cfg.readUserStatus,
+		done:           make(chan struct{}),
+		data:           map[string]map[string]User{},
+		calls:          map[Route]int{},
+		faults:         map[Route][]*queuedFault{},
 	}
 	s.data[cfg.apiKey] = index(cfg.users)
 	for secret, users := range cfg.tenants {

@@ -28,6 +28,9 @@ type Config struct {
 	// OnLookup, when set, is told about every lookup; on a hit, with the
 	// entry served and the time it took.
 	OnLookup func(r *http.Request, hit *Entry, elapsed time.Duration)
+	// Stored, when set, maps the bytes of an answer to the bytes kept for
+	// its repeats: what a repeat says differently (that it cost nothing).
+	Stored func(body []byte) []byte
 }
 
 // Middleware answers a repeated request from c, and keeps the answers
@@ -89,10 +92,14 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 		if oldest.IsZero() {
 			oldest = start // no upstream data: it cannot be older than the request
 		}
+		kept := rec.buf.Bytes()
+		if cfg.Stored != nil {
+			kept = cfg.Stored(kept)
+		}
 		c.Add(k, &Entry{
 			Status:      rec.status,
 			ContentType: rec.Header().Get("Content-Type"),
-			Body:        rec.buf.Bytes(),
+			Body:        kept,
 			Operation:   operation,
 			Expires:     oldest.Add(cfg.TTL),
 		})
