@@ -67,6 +67,7 @@ type settings struct {
 	rateBurst       int
 	cacheTTL        time.Duration
 	cacheEntries    int
+	cacheBytes      int64
 	shared          SharedCache
 	hashKey         []byte
 	sharedLimit     SharedRateLimit
@@ -154,7 +155,7 @@ func (c *Client) compose(s settings) fetcher {
 	}
 	var cache *answerCache
 	if s.cacheTTL > 0 && s.cacheEntries > 0 {
-		cache = newAnswerCache(s.cacheTTL, s.cacheEntries, now, s.observer)
+		cache = newAnswerCache(s.cacheTTL, s.cacheEntries, s.cacheBytes, now, s.observer)
 		f = cache.filling(f)
 	}
 	f = newCoalescer(f, s.observer)

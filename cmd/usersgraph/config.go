@@ -19,30 +19,38 @@ import (
 // config is the server's whole configuration, filled once from flags and
 // environment variables (a flag wins over its variable) and validated.
 type config struct {
-	APIURL             string // empty: demo mode
-	APIKey             string
-	ListenAddr         string
-	CORSOrigins        []string
-	UpstreamTimeout    time.Duration // per attempt
-	RequestTimeout     time.Duration // per GraphQL request
-	UpstreamAttempts   int
-	BreakerFailures    int
-	BreakerCooldown    time.Duration
-	UpstreamMaxConc    int
-	UpstreamRate       float64 // requests per second; 0 = off
-	UpstreamBurst      int
-	CacheTTL           time.Duration // 0 = off
-	ResponseCacheBytes int64         // 0 = no response cache
-	CacheMaxEntries    int
-	MaxBodyBytes       int64
-	MaxComplexity      int
-	MaxDepth           int
-	Introspection      bool
-	Lookup             loaders.Route
-	LookupConcurrency  int
-	LogFormat          string
-	LogLevel           slog.Level
-	RedisURL           string // empty: no Redis
+	APIURL      string // empty: demo mode
+	APIKey      string
+	ListenAddr  string
+	CORSOrigins []string
+	// CORSKeylessAnyOrigin lets browsers of any origin use the server's
+	// key; without it, a server key serves keyless cross-origin requests
+	// only from listed origins.
+	CORSKeylessAnyOrigin bool
+	UpstreamTimeout      time.Duration // per attempt
+	RequestTimeout       time.Duration // per GraphQL request
+	UpstreamAttempts     int
+	BreakerFailures      int
+	BreakerCooldown      time.Duration
+	UpstreamMaxConc      int
+	UpstreamRate         float64 // requests per second; 0 = off
+	UpstreamBurst        int
+	CacheTTL             time.Duration // 0 = off
+	ResponseCacheBytes   int64         // 0 = no response cache
+	CacheMaxEntries      int
+	MaxBodyBytes         int64
+	MaxComplexity        int
+	MaxDepth             int
+	MaxUpstreamCalls     int
+	MaxTokens            int
+	MaxResponseBytes     int
+	CallerShare          float64 // of UpstreamRate and UpstreamBurst, per credential
+	Introspection        bool
+	Lookup               loaders.Route
+	LookupConcurrency    int
+	LogFormat            string
+	LogLevel             slog.Level
+	RedisURL             string // empty: no Redis
 	// Healthcheck asks for a probe of a running server, not a server.
 	Healthcheck bool
 	// tracer is set by run when the OTEL_* variables turn tracing on;
@@ -62,6 +70,7 @@ var settings = []setting{
 	{env: "COGNIGY_API_KEY", flag: "api-key", usage: "API key used for callers that send no credential (prefer the variable: flags show in process lists)", secret: true},
 	{env: "LISTEN_ADDR", flag: "listen", def: ":8080", usage: "address to listen on"},
 	{env: "CORS_ALLOWED_ORIGINS", flag: "cors-allowed-origins", def: "*", usage: "comma-separated origins allowed by CORS, or *"},
+	{env: "CORS_ALLOW_KEYLESS_ANY_ORIGIN", flag: "cors-allow-keyless-any-origin", def: "false", usage: "with COGNIGY_API_KEY and CORS_ALLOWED_ORIGINS=*, also let pages of any origin call without a credential of their own, on the server's key (false: such requests are refused 403 unless their origin is listed)"},
 	{env: "UPSTREAM_TIMEOUT", flag: "upstream-timeout", def: "5s", usage: "timeout of each upstream attempt, body included"},
 	{env: "REQUEST_TIMEOUT", flag: "request-timeout", def: "15s", usage: "deadline of a whole GraphQL request, retries included"},
 	{env: "UPSTREAM_ATTEMPTS", flag: "upstream-attempts", def: "3", usage: "attempts per upstream GET (1 = no retry); retried: connection failures, timeouts, 408, 429, 502, 503, 504"},
@@ -70,12 +79,16 @@ var settings = []setting{
 	{env: "UPSTREAM_MAX_CONCURRENCY", flag: "upstream-max-concurrency", def: "64", usage: "upstream requests in flight at once, for the whole server"},
 	{env: "UPSTREAM_RATE_LIMIT", flag: "upstream-rate-limit", def: "0", usage: "upstream requests per second, averaged (0 = no limit; 3.3 is Cognigy SaaS's 1,000 per 5 minutes)"},
 	{env: "UPSTREAM_RATE_BURST", flag: "upstream-rate-burst", def: "20", usage: "burst above UPSTREAM_RATE_LIMIT"},
+	{env: "UPSTREAM_CALLER_SHARE", flag: "upstream-caller-share", def: "0.5", usage: "with UPSTREAM_RATE_LIMIT, the share of its rate and burst one credential may use, so that one caller cannot starve the others (1 = no per-caller limit)"},
 	{env: "CACHE_TTL", flag: "cache-ttl", def: "5s", usage: "how long upstream answers are reused, per credential (0 = no cache)"},
 	{env: "CACHE_MAX_ENTRIES", flag: "cache-max-entries", def: "10000", usage: "upstream answers kept at most"},
 	{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "16777216", usage: "memory for complete GraphQL answers repeated by the same caller within CACHE_TTL (0 = no response cache)"},
 	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest POST body accepted (413 beyond)"},
 	{env: "MAX_COMPLEXITY", flag: "max-complexity", def: "5000", usage: "largest operation complexity; a list field counts once per item it can return (0 = no limit)"},
 	{env: "MAX_DEPTH", flag: "max-depth", def: "12", usage: "deepest field nesting, introspection not counted (0 = no limit)"},
+	{env: "MAX_UPSTREAM_CALLS", flag: "max-upstream-calls", def: "250", usage: "most calls to Cognigy one operation may make, estimated before it runs (0 = no limit)"},
+	{env: "MAX_TOKENS", flag: "max-tokens", def: "10000", usage: "most tokens in a GraphQL document (0 = no limit)"},
+	{env: "MAX_RESPONSE_BYTES", flag: "max-response-bytes", def: "1048576", usage: "largest answer, estimated before execution and measured after (0 = no limit)"},
 	{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "answer __schema and __type queries: true or false"},
 	{env: "USER_LOOKUP", flag: "user-lookup", def: "list", usage: "how createdBy/lastChangedBy users are fetched: list (GET /v2.0/users?filter=<id>) or byid (GET /v2.0/users/{id})"},
 	{env: "LOOKUP_CONCURRENCY", flag: "lookup-concurrency", def: strconv.Itoa(loaders.DefaultConcurrency), usage: "upstream lookups of one request that may run at once"},
@@ -171,6 +184,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 1024, 1<<30)
 	c.MaxComplexity = int(integer("MAX_COMPLEXITY", 0, 1<<30))
 	c.MaxDepth = int(integer("MAX_DEPTH", 0, 1000))
+	c.MaxUpstreamCalls = int(integer("MAX_UPSTREAM_CALLS", 0, 1<<30))
+	c.MaxTokens = int(integer("MAX_TOKENS", 0, 1<<30))
+	c.MaxResponseBytes = int(integer("MAX_RESPONSE_BYTES", 0, 1<<34))
+	if f, err := strconv.ParseFloat(get("UPSTREAM_CALLER_SHARE"), 64); err != nil || f <= 0 || f > 1 {
+		errs = append(errs, fmt.Errorf("UPSTREAM_CALLER_SHARE must be a number above 0 and at most 1, got %q", get("UPSTREAM_CALLER_SHARE")))
+	} else {
+		c.CallerShare = f
+	}
+	if b, err := strconv.ParseBool(get("CORS_ALLOW_KEYLESS_ANY_ORIGIN")); err != nil {
+		errs = append(errs, fmt.Errorf("CORS_ALLOW_KEYLESS_ANY_ORIGIN must be true or false, got %q", get("CORS_ALLOW_KEYLESS_ANY_ORIGIN")))
+	} else {
+		c.CORSKeylessAnyOrigin = b
+	}
 	if r, err := strconv.ParseFloat(get("UPSTREAM_RATE_LIMIT"), 64); err != nil || r < 0 || r > 1e6 {
 		errs = append(errs, fmt.Errorf("UPSTREAM_RATE_LIMIT must be a number of requests per second, 0 for none, got %q", get("UPSTREAM_RATE_LIMIT")))
 	} else {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -110,6 +113,10 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		MaxComplexity:        negativeIfZero(cfg.MaxComplexity),
 		MaxDepth:             negativeIfZero(cfg.MaxDepth),
+		MaxUpstreamCalls:     negativeIfZero(cfg.MaxUpstreamCalls),
+		MaxTokens:            negativeIfZero(cfg.MaxTokens),
+		MaxResponseBytes:     negativeIfZero(cfg.MaxResponseBytes),
+		FairShare:            fairShare(cfg),
 		DisableIntrospection: !cfg.Introspection,
 		RequestTimeout:       cfg.RequestTimeout,
 		Logger:               logger,
@@ -126,12 +133,19 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		pgHeaders[restclient.HeaderAPIKey] = demoKey
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", cors.New(cors.Options{
+	corsOpts := cors.Options{
 		AllowedOrigins: cfg.CORSOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders: []string{"Content-Type", "Accept", restclient.HeaderAPIKey, restclient.HeaderAuthorization, restclient.HeaderCXone},
 		MaxAge:         600,
-	}).Handler(gql))
+	}
+	if guardKeyless(cfg, a.demo != nil) {
+		corsOpts.AllowOriginVaryRequestFunc = func(r *http.Request, _ string) (bool, []string) {
+			return bringsCredential(r), credentialHeaders
+		}
+		gql = refuseKeylessCrossOrigin(gql)
+	}
+	mux.Handle("/graphql", cors.New(corsOpts).Handler(gql))
 	pg := playground.Handler(playground.Config{Title: "usersgraph", Endpoint: "/graphql", Headers: pgHeaders})
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET /"+playground.AssetsPath, pg)
@@ -150,6 +164,67 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	}
 	a.handler = withRequestID(accessLog(logger, h))
 	return a, nil
+}
+
+// fairShare is each credential's part of the upstream rate limit.
+func fairShare(cfg config) httpapi.FairShare {
+	if cfg.UpstreamRate <= 0 || cfg.CallerShare >= 1 {
+		return httpapi.FairShare{}
+	}
+	return httpapi.FairShare{Rate: cfg.UpstreamRate * cfg.CallerShare, Burst: max(1, int(float64(cfg.UpstreamBurst)*cfg.CallerShare))}
+}
+
+// guardKeyless says whether keyless cross-origin requests must be refused:
+// the server holds a key of its own (demo mode's is not worth guarding)
+// and CORS allows every origin, which the operator did not accept for
+// keyless callers. With listed origins, those origins are trusted.
+func guardKeyless(cfg config, demo bool) bool {
+	return cfg.APIKey != "" && !demo && !cfg.CORSKeylessAnyOrigin && slices.Contains(cfg.CORSOrigins, "*")
+}
+
+// credentialHeaders are the headers a caller's own credential comes in.
+var credentialHeaders = []string{restclient.HeaderAPIKey, restclient.HeaderAuthorization, restclient.HeaderCXone}
+
+// bringsCredential reports a request with a credential of its own, or a
+// CORS preflight announcing one.
+func bringsCredential(r *http.Request) bool {
+	if _, ok := restclient.CredentialFromHeader(r.Header); ok {
+		return true
+	}
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	for v := range strings.SplitSeq(strings.ToLower(r.Header.Get("Access-Control-Request-Headers")), ",") {
+		for _, h := range credentialHeaders {
+			if strings.TrimSpace(v) == strings.ToLower(h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// refuseKeylessCrossOrigin answers 403, without running it, a browser's
+// request from another origin that brings no credential: it would run on
+// the server's key, so any page a colleague visits could read the user
+// directory, or spend the quota, through the facade. Requests without an
+// Origin (servers, curl) and same-origin ones (the playground) pass.
+func refuseKeylessCrossOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || r.Method == http.MethodOptions || bringsCredential(r) || sameOrigin(origin, r.Host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"a request from another origin must send its own credential; this server's key serves only the origins in CORS_ALLOWED_ORIGINS","extensions":{"code":"FORBIDDEN_ORIGIN"}}]}`))
+	})
+}
+
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
 // negativeIfZero maps the settings' "0 = no limit" onto httpapi.Config's
