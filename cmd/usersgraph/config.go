@@ -38,6 +38,8 @@ type config struct {
 	CacheTTL             time.Duration // 0 = off
 	ResponseCacheBytes   int64         // 0 = no response cache
 	CacheMaxEntries      int
+	CacheMaxBytes        int64 // of the answer cache, from MemoryBudget
+	MemoryBudget         int64 // bytes to stay within; 0: run resolves it
 	MaxBodyBytes         int64
 	MaxComplexity        int
 	MaxDepth             int
@@ -82,6 +84,7 @@ var settings = []setting{
 	{env: "UPSTREAM_CALLER_SHARE", flag: "upstream-caller-share", def: "0.5", usage: "with UPSTREAM_RATE_LIMIT, the share of its rate and burst one credential may use, so that one caller cannot starve the others (1 = no per-caller limit)"},
 	{env: "CACHE_TTL", flag: "cache-ttl", def: "5s", usage: "how long upstream answers are reused, per credential (0 = no cache)"},
 	{env: "CACHE_MAX_ENTRIES", flag: "cache-max-entries", def: "10000", usage: "upstream answers kept at most"},
+	{env: "MEMORY_BUDGET", flag: "memory-budget", usage: "memory the process should stay within, in bytes or with Ki, Mi or Gi (unset: the container's limit, else 128Mi); GOMEMLIMIT is set to 90% of it and each of the two caches gets at most an eighth"},
 	{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "16777216", usage: "memory for complete GraphQL answers repeated by the same caller within CACHE_TTL (0 = no response cache)"},
 	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest POST body accepted (413 beyond)"},
 	{env: "MAX_COMPLEXITY", flag: "max-complexity", def: "5000", usage: "largest operation complexity; a list field counts once per item it can return (0 = no limit)"},
@@ -181,6 +184,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.CacheTTL = duration("CACHE_TTL", true)
 	c.CacheMaxEntries = int(integer("CACHE_MAX_ENTRIES", 1, 10_000_000))
 	c.ResponseCacheBytes = integer("RESPONSE_CACHE_MAX_BYTES", 0, 1<<34)
+	if v := get("MEMORY_BUDGET"); v != "" {
+		n, err := parseBytes(v)
+		if err != nil || n < 16<<20 {
+			errs = append(errs, fmt.Errorf("MEMORY_BUDGET must be a size of at least 16Mi, such as 256Mi or 268435456, got %q", v))
+		}
+		c.MemoryBudget = n
+	}
 	c.MaxBodyBytes = integer("MAX_BODY_BYTES", 1024, 1<<30)
 	c.MaxComplexity = int(integer("MAX_COMPLEXITY", 0, 1<<30))
 	c.MaxDepth = int(integer("MAX_DEPTH", 0, 1000))
@@ -229,6 +239,23 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", get("LOG_LEVEL"))
 	}
 	return c, nil
+}
+
+// parseBytes reads a size in bytes, with an optional Ki, Mi or Gi suffix as
+// in a Kubernetes memory quantity.
+func parseBytes(v string) (int64, error) {
+	shift := 0
+	for suffix, s := range map[string]int{"Ki": 10, "Mi": 20, "Gi": 30} {
+		if n, ok := strings.CutSuffix(v, suffix); ok {
+			v, shift = n, s
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<40>>shift {
+		return 0, fmt.Errorf("not a size: %q", v)
+	}
+	return n << shift, nil
 }
 
 // redactURL is the URL for logs: scheme, host and path only.

@@ -16,11 +16,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/usersgraph/usersgraph/telemetry"
 )
 
 // shutdownGrace is how long in-flight requests may finish after a signal.
 const shutdownGrace = 15 * time.Second
+
+// The memory budget (MEMORY_BUDGET) when neither the setting nor a
+// container's limit gives one, and the shares of it that GOMEMLIMIT and
+// each cache get.
+const (
+	defaultMemoryBudget = 128 << 20
+	goMemLimitRatio     = 0.9 // of a budget that is a real limit
+	cacheShare          = 8   // each of the two caches gets 1/cacheShare
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,6 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return probeHealth(ctx, cfg.ListenAddr, stderr)
 	}
 	logger := newLogger(cfg, stdout)
+	sizeMemory(&cfg, memlimit.FromCgroup, logger)
 	tp, err := telemetry.Tracing(ctx, getenv)
 	if err != nil {
 		logger.Error("cannot start tracing", "err", err)
@@ -107,6 +118,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// sizeMemory resolves the memory budget (MEMORY_BUDGET, else the
+// container's cgroup limit, else defaultMemoryBudget), sets GOMEMLIMIT to
+// 90% of a budget that is a real limit (unless GOMEMLIMIT is set), so that
+// the GC works harder before the kernel kills the process, and caps each
+// cache at an eighth of it.
+func sizeMemory(cfg *config, cgroupLimit func() (uint64, error), logger *slog.Logger) {
+	budget, from := cfg.MemoryBudget, "MEMORY_BUDGET"
+	if budget <= 0 {
+		if limit, err := cgroupLimit(); err == nil && limit > 0 && limit < 1<<50 {
+			budget, from = int64(limit), "cgroup"
+		} else {
+			budget, from = defaultMemoryBudget, "default"
+		}
+	}
+	cfg.MemoryBudget = budget
+	if from != "default" {
+		_, _ = memlimit.Set(
+			memlimit.WithProvider(memlimit.Limit(uint64(budget))),
+			memlimit.WithRatio(goMemLimitRatio),
+			memlimit.WithLogger(logger),
+		)
+	}
+	cfg.CacheMaxBytes = budget / cacheShare
+	cfg.ResponseCacheBytes = min(cfg.ResponseCacheBytes, budget/cacheShare)
+	logger.Info("memory budget", "bytes", budget, "from", from,
+		"answer_cache_bytes", cfg.CacheMaxBytes, "response_cache_bytes", cfg.ResponseCacheBytes)
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestTheMemoryBudgetSizesTheCaches(t *testing.T) {
+	noCgroup := func() (uint64, error) { return 0, errors.New("no cgroup limit") }
+	cgroup := func(n uint64) func() (uint64, error) { return func() (uint64, error) { return n, nil } }
+	for _, tc := range []struct {
+		name           string
+		env            map[string]string
+		cgroup         func() (uint64, error)
+		budget, answer int64
+		response       int64
+	}{
+		{"without a setting or a container limit it is 128Mi", nil, noCgroup, 128 << 20, 16 << 20, 16 << 20},
+		{"a container's limit is the budget", nil, cgroup(64 << 20), 64 << 20, 8 << 20, 8 << 20},
+		{"MEMORY_BUDGET wins over the container's limit", map[string]string{"MEMORY_BUDGET": "512Mi"}, cgroup(64 << 20), 512 << 20, 64 << 20, 16 << 20},
+		{"a response cache set smaller stays so", map[string]string{"MEMORY_BUDGET": "268435456", "RESPONSE_CACHE_MAX_BYTES": "1000"}, noCgroup, 256 << 20, 32 << 20, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"GOMEMLIMIT": "off-in-tests"} // memlimit.Set leaves the test process alone
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			t.Setenv("GOMEMLIMIT", env["GOMEMLIMIT"])
+			cfg, err := loadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizeMemory(&cfg, tc.cgroup, slog.New(slog.DiscardHandler))
+			if cfg.MemoryBudget != tc.budget || cfg.CacheMaxBytes != tc.answer || cfg.ResponseCacheBytes != tc.response {
+				t.Fatalf("budget %d, answer cache %d, response cache %d; want %d, %d, %d",
+					cfg.MemoryBudget, cfg.CacheMaxBytes, cfg.ResponseCacheBytes, tc.budget, tc.answer, tc.response)
+			}
+		})
+	}
+	t.Run("a budget that is no size is refused, naming MEMORY_BUDGET", func(t *testing.T) {
+		for _, v := range []string{"lots", "1Ti", "-5Mi", "1Mi"} {
+			if _, err := loadConfig(nil, env(map[string]string{"MEMORY_BUDGET": v}), io.Discard); err == nil || !strings.Contains(err.Error(), "MEMORY_BUDGET") {
+				t.Errorf("MEMORY_BUDGET=%s: %v", v, err)
+			}
+		}
+	})
+}
