@@ -108,9 +108,6 @@ func (r *Resolver) listUsers(ctx context.Context, q usersQuery, args pagination.
 		NextCursor: page.NextCursor, PreviousCursor: page.PreviousCursor,
 	})
 	r.prime(ctx, users)
-	conn := model.NewUserConnection(w, users[w.From:w.To])
-	if r.prefetchReferences(ctx, users[w.From:w.To]) {
-		conn.SetReferenceLookupsSent()
-	}
-	return conn, nil
+	r.prefetchReferences(ctx, users[w.From:w.To])
+	return model.NewUserConnection(w, users[w.From:w.To]), nil
 }

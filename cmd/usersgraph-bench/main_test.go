@@ -13,7 +13,7 @@ import (
 )
 
 // TestBenchRunsEveryMeasurement runs the command briefly, as
-// `go run ./cmd/usersgraph-bench -d 300ms` would, and checks that the report
+// `go run ./cmd/usersgraph-bench -run go -d 1s` would, and checks that the report
 // holds every measurement with plausible figures. It never asserts speed:
 // the targets' PASS or MISS depends on the machine.
 func TestBenchRunsEveryMeasurement(t *testing.T) {
@@ -21,7 +21,7 @@ func TestBenchRunsEveryMeasurement(t *testing.T) {
 		t.Skip("builds the facade and runs it for about 15 seconds")
 	}
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"-run", "go", "-d", "300ms", "-warmup", "100ms", "-cold-trials", "1", "-json"}, &stdout, &stderr)
+	code := run(t.Context(), []string{"-run", "go", "-d", "1s", "-warmup", "300ms", "-cold-trials", "1", "-json"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -34,7 +34,7 @@ func TestBenchRunsEveryMeasurement(t *testing.T) {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
 	}
-	if r.Interrupted || r.Users != demoUsers || r.DurationSeconds != 0.3 || len(r.Concurrency) != 2 {
+	if r.Interrupted || r.Users != demoUsers || r.DurationSeconds != 1 || len(r.Concurrency) != 2 {
 		t.Errorf("report header %+v", r)
 	}
 	if r.Machine.NumCPU <= 0 || r.Machine.GOMAXPROCS <= 0 || r.Machine.GoVersion == "" || r.Machine.MemTotalBytes <= 0 {
@@ -61,8 +61,8 @@ func TestBenchRunsEveryMeasurement(t *testing.T) {
 				t.Errorf("%s c=%d: latency out of order %+v", name, c, l)
 			case m.OtherCPUPercent < 0 || m.OtherCPUPercent > 100:
 				t.Errorf("%s c=%d: other CPU %.1f%%", name, c, m.OtherCPUPercent)
-			case m.MeasuredSeconds != 0.3:
-				t.Errorf("%s c=%d: measured %.3fs, want 0.3", name, c, m.MeasuredSeconds)
+			case m.MeasuredSeconds != 1:
+				t.Errorf("%s c=%d: measured %.3fs, want 1", name, c, m.MeasuredSeconds)
 			case (name == mDirect) != (m.Facade == ""):
 				t.Errorf("%s c=%d: facade %q", name, c, m.Facade)
 			}

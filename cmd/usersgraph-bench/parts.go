@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -305,6 +306,9 @@ func prepareMix(ctx context.Context, o options, env *benchEnv) (*mixSetup, error
 		return nil, err
 	}
 	ms := &mixSetup{fake: fake, tenants: tenants}
+	if !slices.Contains(o.parts, partMix) && o.soakWorkload != "zipf" {
+		return ms, nil // the distinct soak needs no recorded queries
+	}
 	f, _, err := env.startFacade(ctx, "generator, every cache off", fake.URL, cacheOffEnv...)
 	if err != nil {
 		fake.Close()
