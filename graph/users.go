@@ -108,6 +108,9 @@ func (r *Resolver) listUsers(ctx context.Context, q usersQuery, args pagination.
 		NextCursor: page.NextCursor, PreviousCursor: page.PreviousCursor,
 	})
 	r.prime(ctx, users)
-	r.prefetchReferences(ctx, users[w.From:w.To])
-	return model.NewUserConnection(w, users[w.From:w.To]), nil
+	conn := model.NewUserConnection(w, users[w.From:w.To])
+	if r.prefetchReferences(ctx, users[w.From:w.To]) {
+		conn.SetReferenceLookupsSent()
+	}
+	return conn, nil
 }

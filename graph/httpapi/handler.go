@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/fastpath"
 	"github.com/usersgraph/usersgraph/graph/generated"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
@@ -66,7 +67,7 @@ type Config struct {
 	// suggestions out of error messages.
 	DisableIntrospection bool
 	// ExecutorOnly marshals every list through gqlgen's executor, without
-	// the plain path of graph/generated (plain.go). The answers are the
+	// the fast path of graph/fastpath. The answers are the
 	// same; tests set it to prove that.
 	ExecutorOnly bool
 	// RequestTimeout bounds a whole GraphQL request, upstream calls and
@@ -153,7 +154,7 @@ func NewHandler(cfg Config) http.Handler {
 	var gql http.Handler = srv
 	if cfg.ExecutorOnly {
 		gql = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			srv.ServeHTTP(w, r.WithContext(generated.ExecutorOnly(r.Context())))
+			srv.ServeHTTP(w, r.WithContext(fastpath.ExecutorOnly(r.Context())))
 		})
 	}
 	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential,
