@@ -47,6 +47,8 @@ type config struct {
 	MaxTokens            int
 	MaxResponseBytes     int
 	CallerShare          float64 // of UpstreamRate and UpstreamBurst, per credential
+	TrustedDocuments     string  // a manifest's path; empty: none
+	TrustedOnly          bool
 	Introspection        bool
 	Lookup               loaders.Route
 	LookupConcurrency    int
@@ -92,6 +94,8 @@ var settings = []setting{
 	{env: "MAX_UPSTREAM_CALLS", flag: "max-upstream-calls", def: "250", usage: "most calls to Cognigy one operation may make, estimated before it runs (0 = no limit)"},
 	{env: "MAX_TOKENS", flag: "max-tokens", def: "10000", usage: "most tokens in a GraphQL document (0 = no limit)"},
 	{env: "MAX_RESPONSE_BYTES", flag: "max-response-bytes", def: "1048576", usage: "largest answer, estimated before execution and measured after (0 = no limit)"},
+	{env: "TRUSTED_DOCUMENTS", flag: "trusted-documents", usage: "manifest of trusted documents (Apollo's persisted-query manifest or relay-compiler's persisted queries JSON): clients may send documentId, doc_id or an APQ hash instead of the text"},
+	{env: "TRUSTED_DOCUMENTS_ONLY", flag: "trusted-documents-only", def: "false", usage: "refuse every document that is not in TRUSTED_DOCUMENTS (TRUSTED_DOCUMENT_REQUIRED)"},
 	{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "answer __schema and __type queries: true or false"},
 	{env: "USER_LOOKUP", flag: "user-lookup", def: "list", usage: "how createdBy/lastChangedBy users are fetched: list (GET /v2.0/users?filter=<id>) or byid (GET /v2.0/users/{id})"},
 	{env: "LOOKUP_CONCURRENCY", flag: "lookup-concurrency", def: strconv.Itoa(loaders.DefaultConcurrency), usage: "upstream lookups of one request that may run at once"},
@@ -201,6 +205,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		errs = append(errs, fmt.Errorf("UPSTREAM_CALLER_SHARE must be a number above 0 and at most 1, got %q", get("UPSTREAM_CALLER_SHARE")))
 	} else {
 		c.CallerShare = f
+	}
+	c.TrustedDocuments = get("TRUSTED_DOCUMENTS")
+	if b, err := strconv.ParseBool(get("TRUSTED_DOCUMENTS_ONLY")); err != nil || (b && c.TrustedDocuments == "") {
+		errs = append(errs, fmt.Errorf("TRUSTED_DOCUMENTS_ONLY must be true (with TRUSTED_DOCUMENTS set) or false, got %q", get("TRUSTED_DOCUMENTS_ONLY")))
+	} else {
+		c.TrustedOnly = b
 	}
 	if b, err := strconv.ParseBool(get("CORS_ALLOW_KEYLESS_ANY_ORIGIN")); err != nil {
 		errs = append(errs, fmt.Errorf("CORS_ALLOW_KEYLESS_ANY_ORIGIN must be true or false, got %q", get("CORS_ALLOW_KEYLESS_ANY_ORIGIN")))

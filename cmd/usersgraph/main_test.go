@@ -42,6 +42,7 @@ func TestInvalidConfigurationNamesTheSetting(t *testing.T) {
 		{"a caller share above 1", nil, map[string]string{"UPSTREAM_CALLER_SHARE": "1.5"}, "UPSTREAM_CALLER_SHARE"},
 		{"a keyless-origin setting that is no boolean", nil, map[string]string{"CORS_ALLOW_KEYLESS_ANY_ORIGIN": "sure"}, "CORS_ALLOW_KEYLESS_ANY_ORIGIN"},
 		{"a negative upstream budget", nil, map[string]string{"MAX_UPSTREAM_CALLS": "-1"}, "MAX_UPSTREAM_CALLS"},
+		{"trusted documents only without a manifest", nil, map[string]string{"TRUSTED_DOCUMENTS_ONLY": "true"}, "TRUSTED_DOCUMENTS_ONLY"},
 		{"an unknown flag", []string{"-verbose"}, nil, "verbose"},
 		{"zero attempts", nil, map[string]string{"UPSTREAM_ATTEMPTS": "0"}, "UPSTREAM_ATTEMPTS"},
 		{"a negative cache TTL", nil, map[string]string{"CACHE_TTL": "-1s"}, "CACHE_TTL"},

@@ -106,6 +106,14 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, fmt.Errorf("COGNIGY_API_URL: %w", err)
 	}
+	var trusted *httpapi.TrustedDocuments
+	if cfg.TrustedDocuments != "" {
+		if trusted, err = httpapi.LoadTrustedDocuments(cfg.TrustedDocuments); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("TRUSTED_DOCUMENTS: %w", err)
+		}
+		logger.Info("trusted documents loaded", "documents", trusted.Len(), "only", cfg.TrustedOnly)
+	}
 	gql := httpapi.NewHandler(httpapi.Config{
 		Upstream:             client,
 		DefaultCredential:    def,
@@ -117,6 +125,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		MaxTokens:            negativeIfZero(cfg.MaxTokens),
 		MaxResponseBytes:     negativeIfZero(cfg.MaxResponseBytes),
 		FairShare:            fairShare(cfg),
+		TrustedDocuments:     trusted,
+		TrustedDocumentsOnly: cfg.TrustedOnly,
 		DisableIntrospection: !cfg.Introspection,
 		RequestTimeout:       cfg.RequestTimeout,
 		Logger:               logger,

@@ -62,6 +62,12 @@ type Config struct {
 	// FairShare limits each credential's calls to Cognigy; its zero value
 	// none.
 	FairShare FairShare
+	// TrustedDocuments, when set, lets clients send a document's id
+	// (documentId, doc_id or an APQ hash) instead of its text; with
+	// TrustedDocumentsOnly, every other document is refused with
+	// TRUSTED_DOCUMENT_REQUIRED.
+	TrustedDocuments     *TrustedDocuments
+	TrustedDocumentsOnly bool
 	// DisableIntrospection refuses __schema, __type and _service queries
 	// with INTROSPECTION_DISABLED, and takes the "Did you mean"
 	// suggestions out of error messages.
@@ -118,7 +124,8 @@ func NewHandler(cfg Config) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: graph.NewResolver(up)}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs, hideSuggestions: cfg.DisableIntrospection,
-		maxResponseBytes: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes))})
+		maxResponseBytes: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes)),
+		trusted:          cfg.TrustedDocuments, trustedOnly: cfg.TrustedDocumentsOnly})
 	validated := lru.New[*ast.QueryDocument](queryCacheSize)
 	srv.SetQueryCache(validated)
 	maxTokens := orDefault(cfg.MaxTokens, DefaultMaxTokens)

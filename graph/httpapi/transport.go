@@ -47,6 +47,10 @@ type overHTTP struct {
 	hideSuggestions bool
 	// maxResponseBytes bounds the data of an answer; <= 0: no bound.
 	maxResponseBytes int64
+	// trusted resolves documentId, doc_id and APQ hashes; with
+	// trustedOnly, no other document runs.
+	trusted     *TrustedDocuments
+	trustedOnly bool
 }
 
 var _ graphql.Transport = overHTTP{}
@@ -91,11 +95,12 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	params.ReadTime.Start = graphql.Now()
 	var status int
 	var err error
+	var docID string
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		status, err = readGET(r, params)
+		status, err = readGET(r, params, &docID)
 	case http.MethodPost:
-		status, err = t.readPOST(w, r, params)
+		status, err = t.readPOST(w, r, params, &docID)
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		status, err = http.StatusMethodNotAllowed, errors.New("GraphQL is served over GET and POST")
@@ -104,6 +109,9 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return requestError(media, status, err.Error())
 	}
 	params.ReadTime.End = graphql.Now()
+	if a, refused := t.trustedDocument(media, params, docID); refused {
+		return a
+	}
 
 	if r.Method != http.MethodPost && isMutation(params.Query, params.OperationName) {
 		w.Header().Set("Allow", "POST")
@@ -153,6 +161,43 @@ func (t overHTTP) answer(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		}}}
 	}
 	return answer{media: media, status: http.StatusOK, resp: resp, operation: name}
+}
+
+// trustedDocument puts the text of the trusted document a request names
+// in its parameters, and, with trustedOnly, refuses every other document.
+func (t overHTTP) trustedDocument(media string, p *graphql.RawParams, docID string) (answer, bool) {
+	refuse := func(code, msg string) (answer, bool) {
+		a := requestError(media, http.StatusBadRequest, msg)
+		a.resp.Errors[0].Extensions["code"] = code
+		if media == mediaJSON {
+			a.status = http.StatusOK
+		}
+		return a, true
+	}
+	if docID == "" && t.trusted != nil {
+		// An automatic persisted query's hash may name a trusted document.
+		if pq, ok := p.Extensions["persistedQuery"].(map[string]any); ok && p.Query == "" {
+			if h, ok := pq["sha256Hash"].(string); ok {
+				if text, ok := t.trusted.lookup(h); ok {
+					p.Query = text
+				}
+			}
+		}
+	}
+	switch {
+	case docID != "":
+		text, ok := t.trusted.lookup(docID)
+		if !ok {
+			return refuse(CodeTrustedDocumentUnknown, "no trusted document has this id")
+		}
+		if p.Query != "" && p.Query != text {
+			return refuse("BAD_REQUEST", "the query does not match the document the id names")
+		}
+		p.Query = text
+	case t.trustedOnly && !t.trusted.trusts(p.Query):
+		return refuse(CodeTrustedDocumentOnly, "this server runs trusted documents only: send a documentId from its manifest")
+	}
+	return answer{}, false
 }
 
 // fewerErrors keeps the first MaxErrors errors of a failed parse or
@@ -227,12 +272,16 @@ func negotiate(accept string) (string, bool) {
 	return best, bestQ > 0
 }
 
-func readGET(r *http.Request, p *graphql.RawParams) (int, error) {
+func readGET(r *http.Request, p *graphql.RawParams, docID *string) (int, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return http.StatusBadRequest, errors.New("the query string is malformed")
 	}
 	p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
+	*docID = q.Get("documentId")
+	if *docID == "" {
+		*docID = q.Get("doc_id")
+	}
 	if v := q.Get("variables"); v != "" {
 		if err := decodeJSON(strings.NewReader(v), &p.Variables); err != nil {
 			return http.StatusBadRequest, errors.New("variables must be a JSON object")
@@ -243,10 +292,10 @@ func readGET(r *http.Request, p *graphql.RawParams) (int, error) {
 			return http.StatusBadRequest, errors.New("extensions must be a JSON object")
 		}
 	}
-	return checkParams(p)
+	return checkParams(p, *docID)
 }
 
-func (t overHTTP) readPOST(w http.ResponseWriter, r *http.Request, p *graphql.RawParams) (int, error) {
+func (t overHTTP) readPOST(w http.ResponseWriter, r *http.Request, p *graphql.RawParams, docID *string) (int, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != mediaJSON {
 		return http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json")
@@ -269,13 +318,20 @@ func (t overHTTP) readPOST(w http.ResponseWriter, r *http.Request, p *graphql.Ra
 	if err := decodeJSON(bytes.NewReader(body), p); err != nil {
 		return http.StatusBadRequest, errors.New("query and operationName must be strings, variables and extensions objects")
 	}
-	return checkParams(p)
+	for _, k := range []string{"documentId", "doc_id"} {
+		if v, ok := raw[k]; ok && *docID == "" && string(v) != "null" {
+			if err := json.Unmarshal(v, docID); err != nil {
+				return http.StatusBadRequest, errors.New(k + " must be a string")
+			}
+		}
+	}
+	return checkParams(p, *docID)
 }
 
 // checkParams refuses a request without a document, unless it names a
-// persisted query.
-func checkParams(p *graphql.RawParams) (int, error) {
-	if p.Query == "" && p.Extensions["persistedQuery"] == nil {
+// persisted query or a trusted document.
+func checkParams(p *graphql.RawParams, docID string) (int, error) {
+	if p.Query == "" && docID == "" && p.Extensions["persistedQuery"] == nil {
 		return http.StatusBadRequest, errors.New("the request has no query")
 	}
 	return 0, nil
