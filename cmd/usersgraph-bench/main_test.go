@@ -310,6 +310,9 @@ func TestBenchRunsTheWrkParts(t *testing.T) {
 	if s == nil || !strings.HasPrefix(s.Tailcall, "skipped") {
 		t.Fatalf("side by side %+v", s)
 	}
+	if s.PeakRSSBytes[procFacade] < s.IdleRSSBytes[procFacade] || s.IdleRSSBytes[procFacade] <= 0 {
+		t.Errorf("facade memory: idle %d, peak %d", s.IdleRSSBytes[procFacade], s.PeakRSSBytes[procFacade])
+	}
 	// direct page, facade page and creators, at c=4 and c=1.
 	if len(s.Cells) != 6 {
 		t.Errorf("%d cells, want 6", len(s.Cells))
@@ -342,7 +345,7 @@ func TestBenchRunsTheWrkParts(t *testing.T) {
 	if so == nil || so.Cell == nil || so.Cell.Failed != 0 || len(so.RSSBytes) == 0 || so.PeakRSSBytes <= 0 || so.IdleRSSBytes <= 0 || so.Distinct != 300 {
 		t.Fatalf("soak %+v", so)
 	}
-	for _, label := range []string{"side by side under wrk", "added p50 at c=1", "mixed workload", "GETs per query", "soak under wrk", "RSS: idle", "CPU s per 1,000 requests", "load avg"} {
+	for _, label := range []string{"side by side under wrk", "added p50 at c=1", "mixed workload", "GETs per query", "soak under wrk", "RSS: idle", "memory of usersgraph", "CPU s per 1,000 requests", "load avg"} {
 		if !strings.Contains(table, label) {
 			t.Errorf("the table lacks %q", label)
 		}

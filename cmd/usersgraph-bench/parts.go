@@ -52,6 +52,10 @@ type sideBySideReport struct {
 	FacadeEnv       []string          `json:"facadeEnv"`
 	Tailcall        string            `json:"tailcall"` // where it ran from, or why not
 	Cells           []*wrkCell        `json:"cells"`
+	// IdleRSSBytes and PeakRSSBytes are the servers' resident memory before
+	// the cells and its high-water mark (VmHWM) after them, by process.
+	IdleRSSBytes map[string]int64 `json:"idleRssBytes"`
+	PeakRSSBytes map[string]int64 `json:"peakRssBytes"`
 }
 
 func (r *sideBySideReport) find(system, query string, clients int) *wrkCell {
@@ -88,7 +92,16 @@ func runSideBySide(ctx context.Context, o options, env *benchEnv) (*sideBySideRe
 	if err != nil {
 		return nil, err
 	}
-	rep := &sideBySideReport{Wrk: wrkVersion(wb.bin), DurationSeconds: o.duration.Seconds(), WarmupSeconds: o.warmup.Seconds(), Users: demoUsers, Requests: map[string]string{}}
+	rep := &sideBySideReport{Wrk: wrkVersion(wb.bin), DurationSeconds: o.duration.Seconds(), WarmupSeconds: o.warmup.Seconds(), Users: demoUsers,
+		Requests: map[string]string{}, IdleRSSBytes: map[string]int64{}, PeakRSSBytes: map[string]int64{}}
+	memory := func(into map[string]int64, peak bool, name string, pid int) {
+		if m, err := loadkit.ReadMem(pid); err == nil {
+			into[name] = m.RSS
+			if peak {
+				into[name] = m.Peak
+			}
+		}
+	}
 
 	f, pprofAddr, err := env.startFacade(ctx, "every cache off", fake.URL, cacheOffEnv...)
 	if err != nil {
@@ -156,6 +169,16 @@ func runSideBySide(ctx context.Context, o options, env *benchEnv) (*sideBySideRe
 		}
 	}
 
+	memory(rep.IdleRSSBytes, false, procFacade, f.PID())
+	if tc != nil {
+		memory(rep.IdleRSSBytes, false, procTC, tc.PID)
+	}
+	defer func() {
+		memory(rep.PeakRSSBytes, true, procFacade, f.PID())
+		if tc != nil {
+			memory(rep.PeakRSSBytes, true, procTC, tc.PID)
+		}
+	}()
 	concurrency := []int{64, 1}
 	if len(o.wrkClients) > 0 {
 		concurrency = o.wrkClients

@@ -53,6 +53,11 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 				}
 			}
 		}
+		for _, proc := range []string{procFacade, procTC} {
+			if peak, ok := s.PeakRSSBytes[proc]; ok {
+				p("memory of %s: idle %s, peak (VmHWM) %s over the cells", proc, mibs(s.IdleRSSBytes[proc]), mibs(peak))
+			}
+		}
 		p("(req/s: successful answers; ×REST: to direct REST's page at the same c; upstr/req: calls the fake")
 		p(" counted over wrk's requests; CPU: user+system time of each process over the measured window; fake =")
 		p(" this process; other: CPU of the machine used by any other process; load avg: 1, 5, 15 min at start)")
