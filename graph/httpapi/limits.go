@@ -75,14 +75,14 @@ func (l operationLimits) MutateOperationContext(ctx context.Context, rc *graphql
 		return refuse(CodeIntrospectionDisabled, "introspection is disabled on this server")
 	case l.maxDepth > 0 && c.depth > l.maxDepth:
 		return refuse(CodeTooDeep, "the operation nests %d fields deep, more than the limit of %d", c.depth, l.maxDepth)
+	case l.maxComplexity > 0 && c.complexity > l.maxComplexity:
+		// Before the budget: complexity is the older limit, and clients
+		// (and gateways) already handle its code.
+		return refuse(CodeComplexity, "operation has complexity %d, which exceeds the limit of %d", c.complexity, l.maxComplexity)
 	case l.maxCalls > 0 && c.calls > l.maxCalls:
-		// Before complexity: the shared quota is what the caller most
-		// needs to hear about.
 		e := refuse(CodeUpstreamBudget, "the operation may make %d calls to Cognigy, more than the limit of %d per request", c.calls, l.maxCalls)
 		e.Extensions["estimated"], e.Extensions["limit"] = c.calls, l.maxCalls
 		return e
-	case l.maxComplexity > 0 && c.complexity > l.maxComplexity:
-		return refuse(CodeComplexity, "operation has complexity %d, which exceeds the limit of %d", c.complexity, l.maxComplexity)
 	case l.maxBytes > 0 && c.bytes > l.maxBytes:
 		return refuse(CodeResponseTooLarge, "the answer could take about %d bytes, more than the limit of %d", c.bytes, l.maxBytes)
 	}
