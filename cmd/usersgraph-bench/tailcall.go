@@ -104,7 +104,7 @@ func startTailcall(ctx context.Context, dir, upstream string) (*tailcallPeer, er
 	}
 	if err != nil {
 		p.Stop()
-		return nil, fmt.Errorf("Tailcall peer: %w; its output:\n%s", err, p.out.String())
+		return nil, fmt.Errorf("the Tailcall peer: %w; its output:\n%s", err, p.out.String())
 	}
 	return p, nil
 }

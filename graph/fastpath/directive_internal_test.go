@@ -36,7 +36,7 @@ func TestASchemaDirectiveSendsItsFieldToTheExecutor(t *testing.T) {
 		{"the same field without the directive", `{ users { nodes { id email } } }`, "nodes", false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			doc, errs := gqlparser.LoadQuery(schema, c.query)
+			doc, errs := gqlparser.LoadQueryWithRules(schema, c.query, nil)
 			if errs != nil {
 				t.Fatal(errs)
 			}

@@ -202,7 +202,7 @@ func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
 	for _, s := range spans.Ended() {
 		attrs := map[string]string{}
 		for _, a := range s.Attributes() {
-			attrs[string(a.Key)] = a.Value.Emit()
+			attrs[string(a.Key)] = a.Value.String()
 		}
 		got = append(got, fmt.Sprintf("hit=%s op=%s", attrs["usersgraph.response_cache.hit"], attrs["graphql.operation.name"]))
 	}

@@ -71,7 +71,7 @@ func TestQueryKeySeparatesFilterFromSort(t *testing.T) {
 	if QueryKey("a", "b") == QueryKey("ab", "") {
 		t.Fatal("filter and sort run together into one key")
 	}
-	if QueryKey("a", "name:asc,_id:asc") != QueryKey("a", "name:asc,_id:asc") {
+	if first, again := QueryKey("a", "name:asc,_id:asc"), QueryKey("a", "name:asc,_id:asc"); first != again {
 		t.Fatal("QueryKey is not deterministic")
 	}
 }

@@ -27,7 +27,7 @@ func TestNewID(t *testing.T) {
 			prev = id
 		}
 	}
-	if NewID(42) != NewID(42) {
+	if first, again := NewID(42), NewID(42); first != again {
 		t.Error("NewID is not deterministic")
 	}
 }
