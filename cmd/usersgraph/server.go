@@ -100,6 +100,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		restclient.WithConcurrencyLimit(cfg.UpstreamMaxConc),
 		restclient.WithRateLimit(cfg.UpstreamRate, cfg.UpstreamBurst),
 		restclient.WithCache(cfg.CacheTTL, cfg.CacheMaxEntries),
+		restclient.WithCacheMaxBytes(cfg.CacheMaxBytes),
 		restclient.WithObserver(metrics),
 	}, shared...)...)
 	if err != nil {
