@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/redisstore"
 	"github.com/usersgraph/usersgraph/redisstore/redisstoretest"
@@ -27,11 +29,16 @@ const (
 	keyB = "tenant-b-key"
 )
 
+// sharing is the store's command timeout in tests of what replicas share:
+// a loaded test machine can pause a process longer than DefaultTimeout,
+// and these tests are not about a failing Redis.
+var sharing = redisstore.WithTimeout(5 * time.Second)
+
 // replica is one facade instance wired to the shared store, as
 // cmd/usersgraph wires it when REDIS_URL is set.
 func replica(t *testing.T, url, upstream string, opts ...restclient.Option) *httptest.Server {
 	t.Helper()
-	store, err := redisstore.Open(t.Context(), url)
+	store, err := redisstore.Open(t.Context(), url, sharing)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +139,7 @@ func TestTwoReplicasShareOneCacheButNeverAcrossCredentials(t *testing.T) {
 func TestTwoReplicasSpendOneRateBudget(t *testing.T) {
 	url := redisstoretest.Start(t)
 	fake := tenants(t)
-	store, err := redisstore.Open(t.Context(), url)
+	store, err := redisstore.Open(t.Context(), url, sharing)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,4 +228,220 @@ func TestABadURLOrADeadRedisIsAClearError(t *testing.T) {
 	if _, err := redisstore.Open(ctx, "redis://:hunter2@"+addr); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("a dead redis: %v", err)
 	}
+}
+
+// recorder is a redisstore.Observer that counts.
+type recorder struct {
+	mu     sync.Mutex
+	ops    map[string]int // "operation result" → count
+	states []redisstore.BreakerState
+}
+
+func (r *recorder) RedisOperation(op, result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ops == nil {
+		r.ops = map[string]int{}
+	}
+	r.ops[op+" "+result]++
+}
+
+func (r *recorder) RedisBreakerChanged(s redisstore.BreakerState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.states = append(r.states, s)
+}
+
+func (r *recorder) count(op, result string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ops[op+" "+result]
+}
+
+// faults are the ways Redis fails, and how it comes back.
+var faults = []struct {
+	name         string
+	fail, repair func(*redisstoretest.Server)
+}{
+	{"frozen (SIGSTOP), then thawed", (*redisstoretest.Server).Freeze, (*redisstoretest.Server).Thaw},
+	{"killed, then restarted empty", (*redisstoretest.Server).Kill, (*redisstoretest.Server).Restart},
+}
+
+// untilClosed asks Redis through get until the store's breaker has closed
+// again, bounded: each probe waits for the cool-down.
+func untilClosed(t *testing.T, store *redisstore.Store, get func()) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for store.Breaker() != redisstore.BreakerClosed {
+		select {
+		case <-deadline:
+			t.Fatalf("the breaker is still %s", store.Breaker())
+		case <-tick.C:
+			get()
+		}
+	}
+}
+
+func TestAFailingRedisIsAskedOnceThenLeftAloneUntilItAnswersAgain(t *testing.T) {
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redisstoretest.StartServer(t)
+			var rec recorder
+			store, err := redisstore.Open(t.Context(), srv.URL, redisstore.WithObserver(&rec), redisstore.WithCooldown(500*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			c := store.Cache()
+			if err := c.Set(t.Context(), "k", []byte("v"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+
+			f.fail(srv)
+			start := time.Now()
+			if _, _, err := c.Get(t.Context(), "k"); err == nil {
+				t.Fatal("a failed Redis answered")
+			}
+			t.Logf("the first command after the fault failed in %s", time.Since(start))
+			if store.Breaker() != redisstore.BreakerOpen || rec.count(redisstore.OpCacheGet, redisstore.ResultError) != 1 {
+				t.Fatalf("breaker %s, %d errors after a failed command", store.Breaker(), rec.count(redisstore.OpCacheGet, redisstore.ResultError))
+			}
+			for range 5 {
+				if _, _, err := c.Get(t.Context(), "k"); err == nil {
+					t.Fatal("a failed Redis answered")
+				}
+			}
+			if n := rec.count(redisstore.OpCacheGet, redisstore.ResultSkipped); n != 5 {
+				t.Fatalf("%d of 5 commands skipped while the breaker was open", n)
+			}
+
+			f.repair(srv)
+			// Written and read back once the breaker has closed; a
+			// loaded machine may take more than one try.
+			untilClosed(t, store, func() {
+				if c.Set(t.Context(), "k", []byte("again"), time.Minute) != nil {
+					return
+				}
+				if b, ok, err := c.Get(t.Context(), "k"); err != nil || !ok || string(b) != "again" {
+					t.Fatalf("Redis is back, and reads %q, %v, %v", b, ok, err)
+				}
+			})
+		})
+	}
+}
+
+func TestWhileRedisFailsAReplicaKeepsItsOwnBudgetAndQueries(t *testing.T) {
+	srv := redisstoretest.StartServer(t)
+	store, err := redisstore.Open(t.Context(), srv.URL, redisstore.WithCooldown(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	apq := store.PersistedQueries()
+	apq.Add(t.Context(), "before", "{ a }")
+	srv.Kill()
+
+	t.Run("the budget is the replica's own, of the same size", func(t *testing.T) {
+		budget := store.RateLimit(1.0/60, 2) // a burst of 2, then one a minute
+		var waits []time.Duration
+		for range 3 {
+			w, err := budget.Take(t.Context())
+			if err != nil {
+				t.Fatalf("an error, which lets every request go: %v", err)
+			}
+			waits = append(waits, w)
+		}
+		if waits[0] != 0 || waits[1] != 0 || waits[2] < 50*time.Second {
+			t.Fatalf("waits %v, want 0, 0, then about a minute", waits)
+		}
+	})
+	t.Run("persisted queries seen before and during the failure are found", func(t *testing.T) {
+		apq.Add(t.Context(), "during", "{ b }")
+		for hash, want := range map[string]string{"before": "{ a }", "during": "{ b }"} {
+			if q, ok := apq.Get(t.Context(), hash); !ok || q != want {
+				t.Errorf("%s: %q, %v", hash, q, ok)
+			}
+		}
+	})
+}
+
+func TestARestartedRedisGetsTheCacheHashKeyBack(t *testing.T) {
+	srv := redisstoretest.StartServer(t)
+	store, err := redisstore.Open(t.Context(), srv.URL, redisstore.WithCooldown(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	key, err := store.HashKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	srv.Restart() // empty: the key is gone
+	c := store.Cache()
+	_, _, _ = c.Get(t.Context(), "k") // fails on the dead connection, or succeeds
+	untilClosed(t, store, func() { _, _, _ = c.Get(t.Context(), "k") })
+
+	opts, err := redis.ParseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		got, err := rdb.Get(t.Context(), "usersgraph:cache-hash-key").Bytes()
+		if err == nil {
+			if !bytes.Equal(got, key) {
+				t.Fatalf("Redis holds another hash key")
+			}
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("the hash key is not back: %v", err)
+		case <-tick.C:
+		}
+	}
+}
+
+func TestGoRedisLogsThroughSlog(t *testing.T) {
+	var buf syncBuffer
+	redisstore.SetLibraryLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { redisstore.SetLibraryLogger(slog.New(slog.DiscardHandler)) })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	if _, err := redisstore.Open(t.Context(), "redis://"+addr); err == nil {
+		t.Fatal("a dead Redis opened")
+	}
+	out := buf.String()
+	if !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, `"component":"go-redis"`) {
+		t.Fatalf("go-redis' lines are not slog's: %q", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that go-redis' goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
