@@ -1,7 +1,8 @@
-// Package telemetry turns what the GraphQL handler and the Cognigy client
-// report into Prometheus metrics and trace events, and sets up OpenTelemetry
-// tracing from the standard OTEL_* variables. It implements httpapi.Observer
-// and restclient.Observer; cmd/usersgraph wires it in and serves /metrics.
+// Package telemetry turns what the GraphQL handler, the Cognigy client
+// and the Redis store report into Prometheus metrics and trace events, and
+// sets up OpenTelemetry tracing from the standard OTEL_* variables. It
+// implements httpapi.Observer, restclient.Observer and redisstore.Observer;
+// cmd/usersgraph wires it in and serves /metrics.
 package telemetry
 
 import (
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/usersgraph/usersgraph/graph/httpapi"
+	"github.com/usersgraph/usersgraph/redisstore"
 	"github.com/usersgraph/usersgraph/restclient"
 )
 
@@ -43,6 +45,8 @@ type Metrics struct {
 	coalesced      prometheus.Counter
 	batchSize      prometheus.Histogram
 	breaker        *prometheus.GaugeVec
+	redisOps       *prometheus.CounterVec
+	redisBreaker   *prometheus.GaugeVec
 	operationNames sync.Map // name → struct{}: the names already used as labels
 	namesMu        sync.Mutex
 	names          int
@@ -105,6 +109,14 @@ func New() *Metrics {
 			Name: "usersgraph_upstream_breaker_state",
 			Help: "1 for the circuit breaker's current state (closed, half-open, open), 0 for the others.",
 		}, []string{"state"}),
+		redisOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usersgraph_redis_operations_total",
+			Help: "Operations on the Redis that replicas share (REDIS_URL), by operation (cache_get, cache_set, rate_take, apq_get, apq_add) and result (ok; error: failed or timed out; skipped: not asked while Redis' breaker is open).",
+		}, []string{"operation", "result"}),
+		redisBreaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "usersgraph_redis_breaker_state",
+			Help: "1 for the state of Redis' circuit breaker (closed: Redis is used; open: it failed and this replica does without it; half-open: one command probes it), 0 for the others.",
+		}, []string{"state"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -120,6 +132,19 @@ func New() *Metrics {
 		m.sharedCache.WithLabelValues(r)
 	}
 	m.BreakerChanged(restclient.BreakerClosed)
+	return m
+}
+
+// WithRedis adds the metrics of the Redis that replicas share: call it
+// when REDIS_URL is set, so that a server without Redis shows none.
+func (m *Metrics) WithRedis() *Metrics {
+	m.registry.MustRegister(m.redisOps, m.redisBreaker)
+	for _, op := range []string{redisstore.OpCacheGet, redisstore.OpCacheSet, redisstore.OpRateTake, redisstore.OpAPQGet, redisstore.OpAPQAdd} {
+		for _, r := range []string{redisstore.ResultOK, redisstore.ResultError, redisstore.ResultSkipped} {
+			m.redisOps.WithLabelValues(op, r)
+		}
+	}
+	m.RedisBreakerChanged(redisstore.BreakerClosed)
 	return m
 }
 
@@ -204,6 +229,22 @@ func (m *Metrics) BreakerChanged(s restclient.BreakerState) {
 			v = 1
 		}
 		m.breaker.WithLabelValues(string(st)).Set(v)
+	}
+}
+
+var _ redisstore.Observer = (*Metrics)(nil)
+
+// RedisOperation implements redisstore.Observer.
+func (m *Metrics) RedisOperation(op, result string) { m.redisOps.WithLabelValues(op, result).Inc() }
+
+// RedisBreakerChanged implements redisstore.Observer.
+func (m *Metrics) RedisBreakerChanged(s redisstore.BreakerState) {
+	for _, st := range []redisstore.BreakerState{redisstore.BreakerClosed, redisstore.BreakerHalfOpen, redisstore.BreakerOpen} {
+		v := 0.0
+		if st == s {
+			v = 1
+		}
+		m.redisBreaker.WithLabelValues(string(st)).Set(v)
 	}
 }
 
