@@ -5,6 +5,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/graph/model"
 	"github.com/usersgraph/usersgraph/graph/pagination"
 	"github.com/usersgraph/usersgraph/restclient"
@@ -93,10 +94,14 @@ func (r *Resolver) listUsers(ctx context.Context, q usersQuery, args pagination.
 	if err != nil {
 		return nil, err
 	}
-	page, _, err := r.upstream.ListUsers(ctx, q.options(plan))
+	opts := q.options(plan)
+	page, _, err := r.upstream.ListUsers(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	// What the page tells the lookups: how many users there are, and
+	// perhaps a window of the list by _id they need not read again.
+	loaders.From(ctx).NoteList(opts, page)
 	// The page may be shared with other requests (cache, coalescing): never
 	// modify it; reverse the fresh slice of pointers instead.
 	users := model.Users(page.Items)

@@ -5,7 +5,7 @@ package loaders
 
 import (
 	"context"
-	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -30,11 +30,18 @@ type Route string
 
 // The lookup routes.
 const (
+	// RouteAuto, the default, finds out how the upstream answers (whether
+	// filter matches _id, whether GET /v2.0/users/{id} is served) from the
+	// answers it gets, and looks each batch of users up in the way that is
+	// right for that upstream and costs the fewest calls; see lookup.go.
+	RouteAuto Route = "auto"
 	// RouteList uses the contract's list endpoint with filter=<id> and keeps
-	// the item whose _id matches exactly.
+	// the item whose _id matches exactly. It trusts that filter matches _id:
+	// on an upstream whose filter does not, every user looks deleted.
 	RouteList Route = "list"
 	// RouteByID uses GET /v2.0/users/{id}, which Cognigy has but the
-	// contract does not document.
+	// contract does not document, and adds lastActive, which that answer
+	// lacks, from filter=<e-mail> when the query selects it.
 	RouteByID Route = "byid"
 )
 
@@ -46,24 +53,42 @@ type Fetcher interface {
 
 // Config says how lookups are made.
 type Config struct {
-	Route       Route
-	Concurrency int // at most this many lookups of one request at once; 0 = DefaultConcurrency
+	Route       Route // "" = RouteAuto
+	Concurrency int   // at most this many lookups of one request at once; 0 = DefaultConcurrency
 	// OnBatch, if set, is told the size of every batch of lookups.
 	OnBatch func(size int)
 	// Wait is how long keys are collected before a batch is looked up;
 	// 0 = one millisecond. A users connection sends the lookups its
 	// query asks for without waiting (graph's prefetch).
 	Wait time.Duration
+	// Logger is told, once each, what RouteAuto learns of the upstream;
+	// nil = slog.Default().
+	Logger *slog.Logger
 }
 
 // Loaders are the dataloaders of one request.
 type Loaders struct {
 	// UserByID loads a user by _id; a user that does not exist loads as nil.
 	UserByID *dataloader.Loader[string, *model.User]
+
+	users *userLoader
 }
 
-// New returns a fresh set of loaders over f.
+// New returns a fresh set of loaders over f, which learns what it needs of
+// the upstream anew; Middleware's share what they learn.
 func New(f Fetcher, cfg Config) *Loaders {
+	return newLoaders(f, cfg, newKnowledge(cfg))
+}
+
+func newKnowledge(cfg Config) *knowledge {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &knowledge{log: log}
+}
+
+func newLoaders(f Fetcher, cfg Config, known *knowledge) *Loaders {
 	n := cfg.Concurrency
 	if n <= 0 {
 		n = DefaultConcurrency
@@ -72,9 +97,15 @@ func New(f Fetcher, cfg Config) *Loaders {
 	if wait <= 0 {
 		wait = batchWait
 	}
-	l := &userLoader{fetch: f, route: cfg.Route, slots: make(chan struct{}, n), onBatch: cfg.OnBatch}
+	route := cfg.Route
+	if route == "" {
+		route = RouteAuto
+	}
+	slots := make(chan struct{}, n)
+	l := &userLoader{fetch: f, route: route, slots: slots, onBatch: cfg.OnBatch, known: known, scan: newScanner(f, slots)}
 	return &Loaders{
 		UserByID: dataloader.NewBatchedLoader(l.loadUsers, dataloader.WithWait[string, *model.User](wait)),
+		users:    l,
 	}
 }
 
@@ -84,14 +115,27 @@ func (l *Loaders) Prime(ctx context.Context, users []*model.User) {
 	for _, u := range users {
 		l.UserByID.Prime(ctx, u.ID, u)
 	}
+	if len(users) > 0 {
+		l.users.noteExisting(users[0].ID)
+	}
+}
+
+// NoteList hands the loaders a list answer the request got: an unfiltered
+// one says how many users there are, which tells what looking users up in
+// the list costs, and one that is a window of the list sorted by _id is
+// not read again by such a lookup.
+func (l *Loaders) NoteList(opts restclient.ListUsersOptions, page *restclient.UserPage) {
+	l.users.scan.note(opts, page)
 }
 
 type ctxKey struct{}
 
-// Middleware gives every request its own Loaders.
+// Middleware gives every request its own Loaders; what they learn of the
+// upstream is shared by all requests.
 func Middleware(f Fetcher, cfg Config, next http.Handler) http.Handler {
+	known := newKnowledge(cfg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), ctxKey{}, New(f, cfg))
+		ctx := context.WithValue(r.Context(), ctxKey{}, newLoaders(f, cfg, known))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -104,73 +148,6 @@ func From(ctx context.Context) *Loaders {
 		panic("loaders: no loaders in context; wrap the handler with loaders.Middleware")
 	}
 	return l
-}
-
-// userLoader does the batched lookups of one request.
-type userLoader struct {
-	fetch   Fetcher
-	route   Route
-	slots   chan struct{} // bounds concurrent lookups across all batches
-	onBatch func(size int)
-}
-
-// loadUsers looks up each (distinct, not primed) id with its own upstream
-// call, concurrently up to the bound; one failure fails only its own key.
-func (l *userLoader) loadUsers(ctx context.Context, ids []string) []*dataloader.Result[*model.User] {
-	if l.onBatch != nil {
-		l.onBatch(len(ids))
-	}
-	results := make([]*dataloader.Result[*model.User], len(ids))
-	done := make(chan struct{}, len(ids))
-	for i, id := range ids {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			select {
-			case l.slots <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = &dataloader.Result[*model.User]{Error: ctx.Err()}
-				return
-			}
-			defer func() { <-l.slots }()
-			u, err := l.lookup(ctx, id)
-			results[i] = &dataloader.Result[*model.User]{Data: u, Error: err}
-		}()
-	}
-	for range ids {
-		<-done
-	}
-	return results
-}
-
-// lookup fetches one user; nil, nil when it does not exist.
-func (l *userLoader) lookup(ctx context.Context, id string) (*model.User, error) {
-	if !ValidID(id) {
-		// Not an id Cognigy can hold; asking would only cost a call.
-		return nil, nil
-	}
-	if l.route == RouteByID {
-		u, _, err := l.fetch.GetUser(ctx, id)
-		var er *restclient.ErrorResponse
-		if errors.As(err, &er) && er.StatusCode == http.StatusNotFound {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return (*model.User)(u), nil
-	}
-	page, _, err := l.fetch.ListUsers(ctx, restclient.ListUsersOptions{Filter: id, Limit: 100})
-	if err != nil {
-		return nil, err
-	}
-	// The filter may match more than the id (it also matches names and
-	// e-mails); only an exact _id match is the user.
-	for i := range page.Items {
-		if page.Items[i].ID == id {
-			return (*model.User)(&page.Items[i]), nil
-		}
-	}
-	return nil, nil
 }
 
 // ValidID reports whether id has the contract's shape for _id:
