@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/usersgraph/usersgraph/graph/loaders"
+	"github.com/usersgraph/usersgraph/redisstore"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -54,7 +55,9 @@ type config struct {
 	LookupConcurrency    int
 	LogFormat            string
 	LogLevel             slog.Level
-	RedisURL             string // empty: no Redis
+	RedisURL             string        // empty: no Redis
+	RedisTimeout         time.Duration // per Redis command
+	RedisCooldown        time.Duration // without Redis after it failed
 	// Healthcheck asks for a probe of a running server, not a server.
 	Healthcheck bool
 	// tracer is set by run when the OTEL_* variables turn tracing on;
@@ -100,6 +103,8 @@ var settings = []setting{
 	{env: "USER_LOOKUP", flag: "user-lookup", def: "list", usage: "how createdBy/lastChangedBy users are fetched: list (GET /v2.0/users?filter=<id>) or byid (GET /v2.0/users/{id})"},
 	{env: "LOOKUP_CONCURRENCY", flag: "lookup-concurrency", def: strconv.Itoa(loaders.DefaultConcurrency), usage: "upstream lookups of one request that may run at once"},
 	{env: "REDIS_URL", flag: "redis-url", usage: "Redis shared by all replicas for persisted queries, the cache of upstream answers and the upstream rate budget, e.g. redis://:password@redis:6379/0 (unset: each replica keeps its own in memory)", secret: true},
+	{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: redisstore.DefaultTimeout.String(), usage: "longest wait for one Redis command; a request never waits longer for Redis, and after a failure the replica does without it for REDIS_BREAKER_COOLDOWN"},
+	{env: "REDIS_BREAKER_COOLDOWN", flag: "redis-breaker-cooldown", def: redisstore.DefaultCooldown.String(), usage: "how long a replica uses its own cache, rate budget and persisted queries after Redis failed, before it asks Redis again"},
 	{env: "LOG_FORMAT", flag: "log-format", def: "text", usage: "log format: text or json"},
 	{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "log level: debug, info, warn or error"},
 }
@@ -183,6 +188,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.UpstreamAttempts = int(integer("UPSTREAM_ATTEMPTS", 1, 10))
 	c.BreakerFailures = int(integer("BREAKER_FAILURES", 0, 1000))
 	c.BreakerCooldown = duration("BREAKER_COOLDOWN", false)
+	c.RedisTimeout = duration("REDIS_TIMEOUT", false)
+	c.RedisCooldown = duration("REDIS_BREAKER_COOLDOWN", false)
 	c.UpstreamMaxConc = int(integer("UPSTREAM_MAX_CONCURRENCY", 1, 10000))
 	c.UpstreamBurst = int(integer("UPSTREAM_RATE_BURST", 1, 100000))
 	c.CacheTTL = duration("CACHE_TTL", true)

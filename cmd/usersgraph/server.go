@@ -51,6 +51,9 @@ func (a *app) Close() {
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	a := &app{}
 	metrics := telemetry.New()
+	if cfg.RedisURL != "" {
+		metrics.WithRedis()
+	}
 	apiURL := cfg.APIURL
 	def := restclient.NewCredential(restclient.APIKey, cfg.APIKey)
 	if apiURL == "" {
@@ -75,7 +78,12 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if cfg.RedisURL != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		store, err := redisstore.Open(ctx, cfg.RedisURL)
+		redisstore.SetLibraryLogger(logger)
+		store, err := redisstore.Open(ctx, cfg.RedisURL,
+			redisstore.WithTimeout(cfg.RedisTimeout),
+			redisstore.WithCooldown(cfg.RedisCooldown),
+			redisstore.WithLogger(logger),
+			redisstore.WithObserver(metrics))
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
