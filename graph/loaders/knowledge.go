@@ -28,6 +28,32 @@ type knowledge struct {
 	filterMatchesID fact
 	// readUser: is GET /v2.0/users/{id} served? It is not in the contract.
 	readUser fact
+	// used holds the ways of looking users up that were logged as in use.
+	used map[way]bool
+}
+
+// way is a way of looking a batch of users up.
+type way string
+
+const (
+	wayFilter   way = "filter=<_id>, one call per user"
+	wayReadUser way = "GET /v2.0/users/{id}, one call per user and one more (filter=<e-mail>) for lastActive when a query selects it"
+	wayScan     way = "binary search of the list sorted by _id, reads shared by a request's users"
+)
+
+// using logs, once per way, that lookups are made that way, and why.
+func (k *knowledge) using(w way, route Route) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.used[w] {
+		return
+	}
+	if k.used == nil {
+		k.used = map[way]bool{}
+	}
+	k.used[w] = true
+	k.log.Info("user lookups: in use: "+string(w), "route", string(route),
+		"filterMatchesID", k.filterMatchesID.String(), "readUser", k.readUser.String())
 }
 
 // state returns what is known now.

@@ -141,8 +141,10 @@ func (l *userLoader) loadUsers(ctx context.Context, ids []string) []*dataloader.
 	if len(valid) > 0 {
 		switch l.route {
 		case RouteList:
+			l.known.using(wayFilter, l.route)
 			l.each(ctx, valid, out, l.byTrustedFilter)
 		case RouteByID:
+			l.known.using(wayReadUser, l.route)
 			need := l.needLastActive(ctx)
 			l.each(ctx, valid, out, func(ctx context.Context, id string) (*model.User, error) {
 				return l.byReadUser(ctx, id, need, false)
@@ -208,10 +210,12 @@ func (l *userLoader) auto(ctx context.Context, ids []string, out *outcomes) {
 			n = l.scan.knownTotal()
 		}
 		if perID < 0 || (n >= 0 && scanCost(k, n) < perID) {
+			l.known.using(wayScan, l.route)
 			l.byScan(ctx, pending, out)
 			return
 		}
 		if filterMatchesID == yes {
+			l.known.using(wayFilter, l.route)
 			l.each(ctx, pending, out, l.byKnownFilter)
 			return
 		}
@@ -232,6 +236,7 @@ func (l *userLoader) auto(ctx context.Context, ids []string, out *outcomes) {
 			}
 			continue
 		}
+		l.known.using(wayReadUser, l.route)
 		l.each(ctx, pending, out, func(ctx context.Context, id string) (*model.User, error) {
 			return l.byReadUser(ctx, id, need, true)
 		})
