@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/redisstore"
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -53,11 +55,14 @@ type config struct {
 	Introspection        bool
 	Lookup               loaders.Route
 	LookupConcurrency    int
-	LogFormat            string
-	LogLevel             slog.Level
-	RedisURL             string        // empty: no Redis
-	RedisTimeout         time.Duration // per Redis command
-	RedisCooldown        time.Duration // without Redis after it failed
+	// DemoLookupCase makes demo mode's fake answer lookups as one of the
+	// Cognigy behaviours restclienttest.LookupCaseOptions names.
+	DemoLookupCase string
+	LogFormat      string
+	LogLevel       slog.Level
+	RedisURL       string        // empty: no Redis
+	RedisTimeout   time.Duration // per Redis command
+	RedisCooldown  time.Duration // without Redis after it failed
 	// Healthcheck asks for a probe of a running server, not a server.
 	Healthcheck bool
 	// tracer is set by run when the OTEL_* variables turn tracing on;
@@ -100,7 +105,8 @@ var settings = []setting{
 	{env: "TRUSTED_DOCUMENTS", flag: "trusted-documents", usage: "manifest of trusted documents (Apollo's persisted-query manifest or relay-compiler's persisted queries JSON): clients may send documentId, doc_id or an APQ hash instead of the text"},
 	{env: "TRUSTED_DOCUMENTS_ONLY", flag: "trusted-documents-only", def: "false", usage: "refuse every document that is not in TRUSTED_DOCUMENTS (TRUSTED_DOCUMENT_REQUIRED)"},
 	{env: "INTROSPECTION", flag: "introspection", def: "true", usage: "answer __schema and __type queries: true or false"},
-	{env: "USER_LOOKUP", flag: "user-lookup", def: "list", usage: "how createdBy/lastChangedBy users are fetched: list (GET /v2.0/users?filter=<id>) or byid (GET /v2.0/users/{id})"},
+	{env: "USER_LOOKUP", flag: "user-lookup", def: "auto", usage: "how createdBy/lastChangedBy/user/node/nodes/_entities users are fetched: auto (learns what Cognigy serves and takes the cheapest right way), list (GET /v2.0/users?filter=<id>, trusting filter to match _id) or byid (GET /v2.0/users/{id})"},
+	{env: "DEMO_LOOKUP_CASE", flag: "demo-lookup-case", def: "a", usage: "demo mode only: how the embedded fake answers lookups: a (filter matches _id), b (filter matches only name and e-mail), c (b, and GET /v2.0/users/{id} answers 404 without a Cognigy problem) or c405 (b, and it answers 405)"},
 	{env: "LOOKUP_CONCURRENCY", flag: "lookup-concurrency", def: strconv.Itoa(loaders.DefaultConcurrency), usage: "upstream lookups of one request that may run at once"},
 	{env: "REDIS_URL", flag: "redis-url", usage: "Redis shared by all replicas for persisted queries, the cache of upstream answers and the upstream rate budget, e.g. redis://:password@redis:6379/0 (unset: each replica keeps its own in memory)", secret: true},
 	{env: "REDIS_TIMEOUT", flag: "redis-timeout", def: redisstore.DefaultTimeout.String(), usage: "longest wait for one Redis command; a request never waits longer for Redis, and after a failure the replica does without it for REDIS_BREAKER_COOLDOWN"},
@@ -238,10 +244,14 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, errs[0]
 	}
 	switch r := loaders.Route(strings.ToLower(get("USER_LOOKUP"))); r {
-	case loaders.RouteList, loaders.RouteByID:
+	case loaders.RouteAuto, loaders.RouteList, loaders.RouteByID:
 		c.Lookup = r
 	default:
-		return c, fmt.Errorf("USER_LOOKUP must be list or byid, got %q", get("USER_LOOKUP"))
+		return c, fmt.Errorf("USER_LOOKUP must be auto, list or byid, got %q", get("USER_LOOKUP"))
+	}
+	c.DemoLookupCase = strings.ToLower(get("DEMO_LOOKUP_CASE"))
+	if !slices.Contains(restclienttest.LookupCases, c.DemoLookupCase) {
+		return c, fmt.Errorf("DEMO_LOOKUP_CASE must be one of %s, got %q", strings.Join(restclienttest.LookupCases, ", "), get("DEMO_LOOKUP_CASE"))
 	}
 	c.LookupConcurrency = int(integer("LOOKUP_CONCURRENCY", 1, 1000))
 	if len(errs) > 0 {

@@ -57,10 +57,14 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	apiURL := cfg.APIURL
 	def := restclient.NewCredential(restclient.APIKey, cfg.APIKey)
 	if apiURL == "" {
-		demo, err := restclienttest.NewServer(
+		lookupCase, err := restclienttest.LookupCaseOptions(cfg.DemoLookupCase)
+		if err != nil {
+			return nil, fmt.Errorf("DEMO_LOOKUP_CASE: %w", err)
+		}
+		demo, err := restclienttest.NewServer(append(lookupCase,
 			restclienttest.WithUsers(restclienttest.DemoUsers(demoUsers, demoSeed)),
 			restclienttest.WithAPIKey(demoKey),
-		)
+		)...)
 		if err != nil {
 			return nil, fmt.Errorf("start the demo upstream: %w", err)
 		}
@@ -126,7 +130,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	gql := httpapi.NewHandler(httpapi.Config{
 		Upstream:             client,
 		DefaultCredential:    def,
-		Lookup:               loaders.Config{Route: cfg.Lookup, Concurrency: cfg.LookupConcurrency},
+		Lookup:               loaders.Config{Route: cfg.Lookup, Concurrency: cfg.LookupConcurrency, Logger: logger},
 		MaxBodyBytes:         cfg.MaxBodyBytes,
 		MaxComplexity:        negativeIfZero(cfg.MaxComplexity),
 		MaxDepth:             negativeIfZero(cfg.MaxDepth),
