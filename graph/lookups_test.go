@@ -3,6 +3,7 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -373,5 +374,37 @@ func TestCaseBPageOf100ResolvesEveryReference(t *testing.T) {
 				t.Fatalf("%d upstream calls, want %d", calls, tc.calls)
 			}
 		})
+	}
+}
+
+// What the lookups learn of the upstream, and the way they use, is logged
+// once at info, however many requests follow.
+func TestLookupsLogWhatTheyLearnOnce(t *testing.T) {
+	opts, _ := restclienttest.LookupCaseOptions(restclienttest.LookupCaseB)
+	logs := &graphtest.SyncBuffer{}
+	e := graphtest.Setup(t, graphtest.WithUsers(restclienttest.DemoUsers(2000, 1)), graphtest.WithFake(opts...), graphtest.WithLookup(loaders.RouteAuto),
+		graphtest.WithConfig(func(c *httpapi.Config) {
+			c.Lookup.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		}))
+	q := `query($id: ID!) { user(id: $id) { name lastActive } }`
+	for i := range 5 {
+		var v struct{ User *struct{ Name string } }
+		e.Query(t, q, map[string]any{"id": restclienttest.NewID(100 * i)}, graphtest.APIKey).MustData(t, &v)
+		if v.User == nil {
+			t.Fatalf("user %d not found", 100*i)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		var rec struct{ Level, Msg string }
+		mustUnmarshal(t, []byte(l), &rec)
+		if rec.Level != "INFO" || seen[rec.Msg] {
+			t.Fatalf("%s logged again or not at info:\n%s", rec.Msg, logs.String())
+		}
+		seen[rec.Msg] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("want 3 lines (readUser served, filter without _id, the way in use), got:\n%s", logs.String())
 	}
 }
