@@ -10,6 +10,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/usersgraph/usersgraph/graph/generated"
+	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/graph/model"
 )
 
@@ -21,6 +22,34 @@ func (r *entityResolver) FindManyUserByIDs(ctx context.Context, reps []*model.Us
 	}
 	users, errs := r.loadUsers(ctx, ids)
 	if errs != nil {
+		// Per-representation errors: the others still resolve.
+		return users, graphql.BatchErrorList(errs)
+	}
+	return users, nil
+}
+
+// FindManyUserByEmails is the resolver for the findManyUserByEmails field.
+func (r *entityResolver) FindManyUserByEmails(ctx context.Context, reps []*model.UserByEmailsInput) ([]*model.User, error) {
+	emails := make([]string, len(reps))
+	for i, rep := range reps {
+		if rep.Email != nil {
+			emails[i] = *rep.Email
+		}
+	}
+	l := loaders.From(ctx)
+	users, errs := l.UserByEmail.LoadMany(ctx, emails)()
+	found := make([]*model.User, 0, len(users))
+	failed := false
+	for i, u := range users {
+		if errs != nil && errs[i] != nil {
+			failed = true
+		} else if u != nil {
+			found = append(found, u)
+		}
+	}
+	// A createdBy or a reference by id to a user found here costs no call.
+	l.Prime(ctx, found)
+	if failed {
 		// Per-representation errors: the others still resolve.
 		return users, graphql.BatchErrorList(errs)
 	}

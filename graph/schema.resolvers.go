@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/usersgraph/usersgraph/graph/generated"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/graph/model"
@@ -38,34 +37,6 @@ func (r *queryResolver) User(ctx context.Context, id string) (*model.User, error
 		return nil, badInput("id must be 24 lowercase letters or digits, as Cognigy's ids are")
 	}
 	return r.loadUser(ctx, id)
-}
-
-// Node is the resolver for the node field.
-func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
-	u, err := r.loadUser(ctx, id)
-	if u == nil {
-		return nil, err // a nil *User in the interface would not be null
-	}
-	return u, err
-}
-
-// Nodes is the resolver for the nodes field.
-func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
-	if len(ids) > maxNodes {
-		return nil, badInput("nodes takes at most %d ids, got %d", maxNodes, len(ids))
-	}
-	users, errs := r.loadUsers(ctx, ids)
-	nodes := make([]model.Node, len(users))
-	for i, u := range users {
-		if errs != nil && errs[i] != nil {
-			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i)), errs[i])
-			continue
-		}
-		if u != nil {
-			nodes[i] = u
-		}
-	}
-	return nodes, nil
 }
 
 // CreatedBy is the resolver for the createdBy field.

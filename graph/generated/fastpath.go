@@ -17,7 +17,8 @@ import (
 // plain reads of the model.
 var fastpathSchema = &fastpath.Schema{Objects: map[string]fastpath.Object{
 	"Entity": {Implementors: []string{"Entity"}, Fields: map[string]fastpath.Field{
-		"findManyUserByIDs": {Concurrent: true},
+		"findManyUserByIDs":    {Concurrent: true},
+		"findManyUserByEmails": {Concurrent: true},
 	}},
 	"PageInfo": {Implementors: []string{"PageInfo"}},
 	"Query": {Implementors: []string{"Query"}, Fields: map[string]fastpath.Field{

@@ -214,6 +214,35 @@ func (ec *executionContext) resolveManyEntities(
 			}
 			return nil
 
+		case "findManyUserByEmails":
+			typedReps := make([]*model.UserByEmailsInput, len(reps))
+
+			for i, rep := range reps {
+				id0, err := ec.unmarshalOString2ᚖstring(ctx, rep.entity["email"])
+				if err != nil {
+					return errors.New(fmt.Sprintf("Field %s undefined in schema.", "email"))
+				}
+
+				typedReps[i] = &model.UserByEmailsInput{
+					Email: id0,
+				}
+			}
+
+			entities, err := ec.Resolvers.Entity().FindManyUserByEmails(ctx, typedReps)
+			entityErrs, err := fedruntime.SplitEntityBatchErrors(err)
+			if err != nil {
+				return err
+			}
+
+			for i, entity := range entities {
+				if i < len(entityErrs) && entityErrs[i] != nil {
+					ec.Error(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(reps[i].index)), entityErrs[i])
+					continue
+				}
+				list[reps[i].index] = entity
+			}
+			return nil
+
 		default:
 			return fmt.Errorf("unknown resolver: %s", resolverName)
 		}
@@ -253,6 +282,33 @@ func entityResolverNameForUser(ctx context.Context, rep EntityRepresentation) (s
 			break
 		}
 		return "findManyUserByIDs", nil
+	}
+	for {
+		var (
+			m   EntityRepresentation
+			val any
+			ok  bool
+		)
+		_ = val
+		// if all of the KeyFields values for this resolver are null,
+		// we shouldn't use use it
+		allNull := true
+		m = rep
+		val, ok = m["email"]
+		if !ok {
+			entityResolverErrs = append(entityResolverErrs,
+				fmt.Errorf("%w due to missing Key Field \"email\" for User", ErrTypeNotFound))
+			break
+		}
+		if allNull {
+			allNull = val == nil
+		}
+		if allNull {
+			entityResolverErrs = append(entityResolverErrs,
+				fmt.Errorf("%w due to all null value KeyFields for User", ErrTypeNotFound))
+			break
+		}
+		return "findManyUserByEmails", nil
 	}
 	return "", fmt.Errorf("%w for User due to %v", ErrTypeNotFound,
 		errors.Join(entityResolverErrs...).Error())

@@ -40,7 +40,8 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Entity struct {
-		FindManyUserByIDs func(childComplexity int, reps []*model.UserByIDsInput) int
+		FindManyUserByEmails func(childComplexity int, reps []*model.UserByEmailsInput) int
+		FindManyUserByIDs    func(childComplexity int, reps []*model.UserByIDsInput) int
 	}
 
 	PageInfo struct {
@@ -93,6 +94,7 @@ type ComplexityRoot struct {
 
 type EntityResolver interface {
 	FindManyUserByIDs(ctx context.Context, reps []*model.UserByIDsInput) ([]*model.User, error)
+	FindManyUserByEmails(ctx context.Context, reps []*model.UserByEmailsInput) ([]*model.User, error)
 }
 type QueryResolver interface {
 	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *string, orderBy []model.UserOrder) (*model.UserConnection, error)
@@ -123,6 +125,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "Entity.findManyUserByEmails":
+		if e.ComplexityRoot.Entity.FindManyUserByEmails == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyUserByEmails_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyUserByEmails(childComplexity, args["reps"].([]*model.UserByEmailsInput)), true
 	case "Entity.findManyUserByIDs":
 		if e.ComplexityRoot.Entity.FindManyUserByIDs == nil {
 			break
@@ -325,6 +338,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("UserByEmailsInput", ec.unmarshalInputUserByEmailsInput),
 			graphql.NewInputUnmarshaler("UserByIDsInput", ec.unmarshalInputUserByIDsInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 		)
@@ -389,7 +403,11 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../../schema.graphqls", Input: `extend schema
-  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])
+
+# Query.node and Query.nodes are in node.graphqls: this server answers them,
+# and its federation SDL (` + "`" + `_service { sdl }` + "`" + `) leaves them out, so that a
+# gateway never sends another subgraph's global ids here.
 
 "Batch entity resolution for Apollo Federation: one call resolves many representations."
 directive @entityResolver(multi: Boolean) on OBJECT
@@ -431,34 +449,22 @@ type Query {
 
   "One user by ` + "`" + `id` + "`" + `, or null when no such user exists."
   user("The user's ` + "`" + `id` + "`" + `: 24 lowercase letters or digits, as Cognigy's ` + "`" + `_id` + "`" + ` is." id: ID!): User
-
-  """
-Any object by its global ` + "`" + `id` + "`" + ` (Relay Global Object Identification), or null
-when none exists, including for an id that no object could have.
-"""
-  node("A global ` + "`" + `id` + "`" + `, as every ` + "`" + `Node` + "`" + ` has." id: ID!): Node
-
-  """
-  Objects by their global ` + "`" + `id` + "`" + `, in the order given, with null in place of
-  each id that matches nothing. Each distinct id is looked up once.
-  """
-  nodes("Global ids; at most 100." ids: [ID!]!): [Node]!
 }
 
 "An object with a globally unique ` + "`" + `id` + "`" + ` that ` + "`" + `node` + "`" + ` and ` + "`" + `nodes` + "`" + ` can refetch."
 interface Node {
-  "Globally unique id. For a ` + "`" + `User` + "`" + `, Cognigy's ` + "`" + `_id` + "`" + `."
+  "The object's globally unique id."
   id: ID!
 }
 
 """
 A person who can sign in to Cognigy.AI. Other subgraphs of a federated
-graph reference users by ` + "`" + `id` + "`" + `.
+graph reference users by ` + "`" + `id` + "`" + ` or by login ` + "`" + `email` + "`" + `.
 """
-type User implements Node @key(fields: "id") @entityResolver(multi: true) {
-  "Stable identity of the user (Cognigy's ` + "`" + `_id` + "`" + `)."
+type User implements Node @key(fields: "id") @key(fields: "email") @entityResolver(multi: true) {
+  "Stable identity of the user (Cognigy's ` + "`" + `_id` + "`" + `); also its global ` + "`" + `Node` + "`" + ` id."
   id: ID!
-  "Login e-mail address (Cognigy's ` + "`" + `id` + "`" + ` field)."
+  "Login e-mail address (Cognigy's ` + "`" + `id` + "`" + ` field); matched without regard to case when another subgraph references a user by it."
   email: String
   "Display name."
   name: String
@@ -526,11 +532,14 @@ type UserEdge {
   node: User!
 }
 
-"Paging state of a connection."
-type PageInfo {
-  "Whether users exist after the last edge."
+"""
+Paging state of a connection (Relay Cursor Connections). Shareable: other
+subgraphs of a federated graph may define it too, with these same fields.
+"""
+type PageInfo @shareable {
+  "Whether items exist after the last edge."
   hasNextPage: Boolean!
-  "Whether users exist before the first edge."
+  "Whether items exist before the first edge."
   hasPreviousPage: Boolean!
   "Cursor of the first edge; null when the page is empty."
   startCursor: String
@@ -593,6 +602,27 @@ scalar DateTime @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 	scalar federation__Policy
 	scalar federation__Scope
 `, BuiltIn: true},
+	{Name: "../../node.graphqls", Input: `# Relay's refetch fields. This server answers them for its direct clients,
+# and its federation SDL (` + "`" + `_service { sdl }` + "`" + `) leaves them out: gqlgen is
+# given this file as a built-in source (internal/gqlgen/directonly), which
+# the federation plugin does not print. In a supergraph, a gateway routes
+# ` + "`" + `node(id:)` + "`" + ` to one subgraph for every id, and only a subgraph that can
+# answer every subgraph's ids should own it; this one cannot.
+
+extend type Query {
+  """
+  Any object by its global ` + "`" + `id` + "`" + ` (Relay Global Object Identification), or null
+  when none exists, including for an id that no object could have.
+  """
+  node("A global ` + "`" + `id` + "`" + `, as every ` + "`" + `Node` + "`" + ` has." id: ID!): Node
+
+  """
+  Objects by their global ` + "`" + `id` + "`" + `, in the order given, with null in place of
+  each id that matches nothing. Each distinct id is looked up once.
+  """
+  nodes("Global ids; at most 100." ids: [ID!]!): [Node]!
+}
+`, BuiltIn: true},
 	{Name: "../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
 union _Entity = User
@@ -601,9 +631,14 @@ input UserByIDsInput {
 	ID: ID!
 }
 
+input UserByEmailsInput {
+	Email: String
+}
+
 # fake type to build resolver interfaces for users to implement
 type Entity {
 	findManyUserByIDs(reps: [UserByIDsInput]!): [User]
+	findManyUserByEmails(reps: [UserByEmailsInput]!): [User]
 }
 
 type _Service {
@@ -805,6 +840,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Entity_findManyUserByEmails_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.UserByEmailsInput, error) {
+			return ec.unmarshalNUserByEmailsInput2ᚕᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUserByEmailsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Entity_findManyUserByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1056,6 +1105,50 @@ func (ec *executionContext) fieldContext_Entity_findManyUserByIDs(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Entity_findManyUserByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findManyUserByEmails(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyUserByEmails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyUserByEmails(ctx, fc.Args["reps"].([]*model.UserByEmailsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚕᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyUserByEmails(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyUserByEmails_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2954,6 +3047,48 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputUserByEmailsInput(ctx context.Context, obj any) (model.UserByEmailsInput, error) {
+	var it model.UserByEmailsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"Email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("Email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUserByEmailsInput unmarshals raw into the UserByEmailsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUserByEmailsInput(ctx context.Context, raw any) (model.UserByEmailsInput, error) {
+	var out model.UserByEmailsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserByEmailsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUserByIDsInput(ctx context.Context, obj any) (model.UserByIDsInput, error) {
 	var it model.UserByIDsInput
 	if obj == nil {
@@ -3117,6 +3252,12 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyUserByIDs(ctx, field)
+				})
+		case "findManyUserByEmails":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyUserByEmails(ctx, field)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -3957,6 +4098,20 @@ func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋusersgraphᚋusersgra
 	return ec._User(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUserByEmailsInput2ᚕᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUserByEmailsInput(ctx context.Context, v any) ([]*model.UserByEmailsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.UserByEmailsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOUserByEmailsInput2ᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUserByEmailsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalNUserByIDsInput2ᚕᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUserByIDsInput(ctx context.Context, v any) ([]*model.UserByIDsInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -4527,6 +4682,14 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋusersgraphᚋusersgra
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOUserByEmailsInput2ᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUserByEmailsInput(ctx context.Context, v any) (*model.UserByEmailsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUserByEmailsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOUserByIDsInput2ᚖgithubᚗcomᚋusersgraphᚋusersgraphᚋgraphᚋmodelᚐUserByIDsInput(ctx context.Context, v any) (*model.UserByIDsInput, error) {

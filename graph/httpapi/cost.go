@@ -183,7 +183,13 @@ func (w *costWalker) field(key string, same []*ast.Field, list int64) cost {
 		reps := asList(f.ArgumentMap(w.vars)["representations"])
 		own.calls = distinct(reps, func(v any) any {
 			if m, ok := v.(map[string]any); ok {
-				return m["id"]
+				if id, ok := m["id"]; ok {
+					return id
+				}
+				if e, ok := m["email"].(string); ok {
+					return "email:" + e
+				}
+				return v
 			}
 			return v
 		})

@@ -35,8 +35,19 @@ func (representationCheck) MutateOperationContext(_ context.Context, rc *graphql
 			continue
 		}
 		reps := asList(f.ArgumentMap(rc.Variables)["representations"])
+		key := ""
 		for i, rep := range reps {
-			if msg := representationProblem(rep); msg != "" {
+			msg := representationProblem(rep)
+			if msg == "" {
+				// gqlgen resolves all the users of one call by the key
+				// of the first: one call holds one key form.
+				if key == "" {
+					key = representationKey(rep)
+				} else if k := representationKey(rep); k != key {
+					msg = fmt.Sprintf("has no %s, as representations[0] has: the users of one _entities call are referenced all by id or all by email", key)
+				}
+			}
+			if msg != "" {
 				return &gqlerror.Error{
 					Message:    fmt.Sprintf("representations[%d] %s", i, msg),
 					Path:       ast.Path{ast.PathName(f.Alias)},
@@ -57,10 +68,25 @@ func representationProblem(rep any) string {
 	if tn, _ := m["__typename"].(string); tn != "User" {
 		return `must have __typename "User", the only entity of this subgraph`
 	}
+	if _, ok := m["id"]; !ok {
+		if email, _ := m["email"].(string); email != "" {
+			return ""
+		}
+		return "must have a non-empty string id or email"
+	}
 	if id, _ := m["id"].(string); id == "" {
 		return "must have a non-empty string id"
 	}
 	return ""
+}
+
+// representationKey is the key a valid representation references its user
+// by: id when it has one, else email.
+func representationKey(rep any) string {
+	if _, ok := rep.(map[string]any)["id"]; ok {
+		return "id"
+	}
+	return "email"
 }
 
 // asList is a list argument's value; GraphQL input coercion lets a single

@@ -70,6 +70,9 @@ type Config struct {
 type Loaders struct {
 	// UserByID loads a user by _id; a user that does not exist loads as nil.
 	UserByID *dataloader.Loader[string, *model.User]
+	// UserByEmail loads a user by login e-mail, matched without regard to
+	// case (byemail.go); a user that does not exist loads as nil.
+	UserByEmail *dataloader.Loader[string, *model.User]
 
 	users *userLoader
 }
@@ -104,8 +107,9 @@ func newLoaders(f Fetcher, cfg Config, known *knowledge) *Loaders {
 	slots := make(chan struct{}, n)
 	l := &userLoader{fetch: f, route: route, slots: slots, onBatch: cfg.OnBatch, known: known, scan: newScanner(f, slots)}
 	return &Loaders{
-		UserByID: dataloader.NewBatchedLoader(l.loadUsers, dataloader.WithWait[string, *model.User](wait)),
-		users:    l,
+		UserByID:    dataloader.NewBatchedLoader(l.loadUsers, dataloader.WithWait[string, *model.User](wait)),
+		UserByEmail: newUserByEmail(f, slots, cfg.OnBatch, wait),
+		users:       l,
 	}
 }
 

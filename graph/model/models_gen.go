@@ -12,13 +12,17 @@ import (
 // An object with a globally unique `id` that `node` and `nodes` can refetch.
 type Node interface {
 	IsNode()
-	// Globally unique id. For a `User`, Cognigy's `_id`.
+	// The object's globally unique id.
 	GetID() string
 }
 
 // The root of every read. Users come from the Cognigy.AI user directory; each
 // query is answered with as few upstream calls as it allows.
 type Query struct {
+}
+
+type UserByEmailsInput struct {
+	Email *string `json:"Email,omitempty"`
 }
 
 type UserByIDsInput struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen/config"
 
+	"github.com/usersgraph/usersgraph/internal/gqlgen/directonly"
 	"github.com/usersgraph/usersgraph/internal/gqlgen/fastpathgen"
 )
 
@@ -29,7 +30,9 @@ func run() error {
 		return err
 	}
 	fast := fastpathgen.New(filepath.Join(cfg.Exec.Dir(), "fastpath.go"), "User", "UserEdge")
-	if err := api.Generate(cfg, api.AddPlugin(fast)); err != nil {
+	// node.graphqls: Relay's node and nodes, served but left out of the
+	// federation SDL (see the file).
+	if err := api.Generate(cfg, api.AddPlugin(directonly.New("node.graphqls")), api.AddPlugin(fast)); err != nil {
 		return err
 	}
 	return fast.RouteLists(cfg.Exec.Filename)
