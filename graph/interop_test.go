@@ -123,7 +123,7 @@ func TestAFailedEntityFailsOnlyItsIndex(t *testing.T) {
 	}
 	defer fake.Close()
 	c := graphtest.NewClient(t, fake.URL)
-	e := graphtest.Setup(t, graphtest.WithUpstream(failLookup{next: c, id: refs[2]}))
+	e := graphtest.Setup(t, graphtest.WithUpstream(graphtest.FailLookup{Next: c, ID: refs[2]}))
 	reps := []map[string]any{{"__typename": "User", "id": refs[0]}, {"__typename": "User", "id": refs[2]}}
 	r := e.Query(t, entitiesQuery, map[string]any{"r": reps}, graphtest.APIKey)
 	err1 := r.OnlyError(t)

@@ -112,23 +112,6 @@ func TestUserByID(t *testing.T) {
 	})
 }
 
-// failLookup fails the list lookup of one id, as an upstream error would.
-type failLookup struct {
-	next *restclient.Client
-	id   string
-}
-
-func (f failLookup) ListUsers(ctx context.Context, o restclient.ListUsersOptions) (*restclient.UserPage, *restclient.Response, error) {
-	if o.Filter == f.id {
-		return nil, nil, &restclient.ErrorResponse{StatusCode: 503, TraceID: "api--lookup"}
-	}
-	return f.next.ListUsers(ctx, o)
-}
-
-func (f failLookup) GetUser(ctx context.Context, id string) (*restclient.User, *restclient.Response, error) {
-	return f.next.GetUser(ctx, id)
-}
-
 func TestAFailedLookupFailsOnlyItsField(t *testing.T) {
 	users, refs, _ := graphtest.CreatorDataset(10, 0)
 	t.Run("list route", func(t *testing.T) {
@@ -141,7 +124,7 @@ func TestAFailedLookupFailsOnlyItsField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := graphtest.Setup(t, graphtest.WithUpstream(failLookup{next: c, id: refs[0]}))
+		e := graphtest.Setup(t, graphtest.WithUpstream(graphtest.FailLookup{Next: c, ID: refs[0]}))
 		assertOnlyFieldsOf(t, e.Query(t, graphtest.CreatorsQuery, nil, graphtest.APIKey), users, refs[0], "UPSTREAM_UNAVAILABLE")
 	})
 	t.Run("by-id route", func(t *testing.T) {
