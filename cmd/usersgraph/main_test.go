@@ -162,6 +162,7 @@ func TestServerRoutes(t *testing.T) {
 		{"the playground is at /", "GET", "/", nil, 200, "graphiql"},
 		{"health is at /healthz", "GET", "/healthz", nil, 200, "ok"},
 		{"unknown paths are 404", "GET", "/nope", nil, 404, ""},
+		{"the public schema is at /schema.graphql", "GET", "/schema.graphql", nil, 200, "type UserConnection"},
 		{"GraphQL answers GET", "GET", "/graphql?query=%7B__typename%7D", nil, 200, `"__typename":"Query"`},
 		{"a CORS preflight is allowed for the API key header", "OPTIONS", "/graphql",
 			map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-api-key"}, 204, ""},
@@ -188,6 +189,34 @@ func TestServerRoutes(t *testing.T) {
 				t.Fatalf("preflight headers %v", resp.Header)
 			}
 		})
+	}
+}
+
+// With introspection off, the schema file is not served either: it is
+// introspection by other means.
+func TestNoSchemaFileWithoutIntrospection(t *testing.T) {
+	cfg, err := loadConfig([]string{"-introspection=false"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/schema.graphql", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("status %d, want 404", resp.StatusCode)
 	}
 }
 

@@ -178,6 +178,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	})
 	mux.Handle("GET /readyz", readyz(client))
 	mux.Handle("GET /metrics", metrics.Handler())
+	if cfg.Introspection {
+		// The public schema as a file, for code generators: introspection
+		// by other means, so only where introspection is on.
+		mux.Handle("GET /schema.graphql", httpapi.SchemaHandler())
+	}
 	var h http.Handler = metrics.InFlight(mux)
 	if cfg.tracer != nil {
 		// Continues a caller's trace (a federation gateway's, say).
