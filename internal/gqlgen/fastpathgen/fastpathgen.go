@@ -40,11 +40,11 @@ var glueTemplate string
 
 // Plugin writes the fast path's glue; see the package doc.
 type Plugin struct {
-	filename   string
-	reference  string // the object type whose references the glue resolves
-	edge       string // the edge type whose node's field context the glue gives
-	lists      int    // lists of objects in gqlgen's model, set by GenerateCode
-	generated  bool
+	filename  string
+	reference string // the object type whose references the glue resolves
+	edge      string // the edge type whose node's field context the glue gives
+	lists     int    // lists of objects in gqlgen's model, set by GenerateCode
+	generated bool
 }
 
 var _ plugin.CodeGenerator = (*Plugin)(nil)
