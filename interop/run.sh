@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Interop checks of usersgraph against third-party GraphQL tooling: the
-# GraphQL over HTTP audits, Apollo Federation, and the Relay compiler.
+# GraphQL over HTTP audits, Apollo Federation, the Relay compiler, and a
+# supergraph of three subgraphs behind @apollo/gateway and Hive Gateway.
 #
 # Usage, from the repository root: bash interop/run.sh
 #
 # Builds the server, starts it in demo mode on a free loopback port, installs
-# the pinned Node packages from package-lock.json, runs the three steps in
+# the pinned Node packages from package-lock.json, runs the four steps in
 # order (each runs even when an earlier one failed) and exits non-zero if any
 # failed. The server is stopped on every exit.
 set -euo pipefail
@@ -30,8 +31,11 @@ trap 'exit 143' TERM
 
 echo "== interop: node $(node --version), npm $(npm --version), $(go version)"
 
-echo "== build the server"
-(cd "$repo" && go build -o "$work/usersgraph" ./cmd/usersgraph)
+echo "== build the server and the counting Cognigy fake"
+(cd "$repo" && go build -o "$work/usersgraph" ./cmd/usersgraph && go build -o "$work/countingfake" ./interop/countingfake)
+# The supergraph step starts its own server over the counting fake.
+USERSGRAPH_BIN="$work/usersgraph" COUNTINGFAKE_BIN="$work/countingfake"
+export USERSGRAPH_BIN COUNTINGFAKE_BIN
 
 free_port() {
   node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
@@ -105,6 +109,7 @@ step() {
 step audit audit.mjs
 step federation federation.mjs
 step relay relay.mjs
+step supergraph supergraph.mjs
 
 echo
 if [ "$failed" -gt 0 ]; then
