@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
@@ -362,9 +363,13 @@ func (r rateLimit) takeLocal() time.Duration {
 }
 
 // PersistedQueries is the shared store of automatic persisted queries
-// (hash → query text), kept for a day after last use.
-func (s *Store) PersistedQueries() *PersistedQueries {
-	return &PersistedQueries{s: s, local: lru.New[string](localQueries)}
+// (hash → query text), kept for a day after last use, in front of local,
+// this replica's own (nil: an LRU of localQueries entries).
+func (s *Store) PersistedQueries(local graphql.Cache[string]) *PersistedQueries {
+	if local == nil {
+		local = lru.New[string](localQueries)
+	}
+	return &PersistedQueries{s: s, local: local}
 }
 
 // PersistedQueries implements gqlgen's graphql.Cache[string]. Queries are
@@ -372,7 +377,7 @@ func (s *Store) PersistedQueries() *PersistedQueries {
 // found while Redis is failing, and costs no command when it is not.
 type PersistedQueries struct {
 	s     *Store
-	local *lru.LRU[string]
+	local graphql.Cache[string]
 }
 
 // Get returns a stored query. A query found in Redis has its time to live

@@ -54,7 +54,7 @@ func replica(t *testing.T, url, upstream string, opts ...restclient.Option) *htt
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Upstream: c, PersistedQueries: store.PersistedQueries(), RequestTimeout: 2 * time.Second}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Upstream: c, PersistedQueries: store.PersistedQueries(nil), RequestTimeout: 2 * time.Second}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -339,7 +339,7 @@ func TestWhileRedisFailsAReplicaKeepsItsOwnBudgetAndQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	apq := store.PersistedQueries()
+	apq := store.PersistedQueries(nil)
 	apq.Add(t.Context(), "before", "{ a }")
 	srv.Kill()
 

@@ -42,6 +42,8 @@ type config struct {
 	ResponseCacheBytes   int64         // 0 = no response cache
 	CacheMaxEntries      int
 	CacheMaxBytes        int64 // of the answer cache, from MemoryBudget
+	PersistedQueryBytes  int64 // of the in-memory persisted queries, from MemoryBudget
+	DocumentCacheBytes   int64 // of the parsed documents, from MemoryBudget
 	MemoryBudget         int64 // bytes to stay within; 0: run resolves it
 	MaxBodyBytes         int64
 	MaxComplexity        int

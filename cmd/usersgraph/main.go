@@ -30,6 +30,8 @@ const (
 	defaultMemoryBudget = 128 << 20
 	goMemLimitRatio     = 0.9 // of a budget that is a real limit
 	cacheShare          = 8   // each of the two caches gets 1/cacheShare
+	persistedQueryShare = 32  // the in-memory persisted queries
+	documentCacheShare  = 16  // parsed, validated documents
 )
 
 func main() {
@@ -144,8 +146,11 @@ func sizeMemory(cfg *config, cgroupLimit func() (uint64, error), logger *slog.Lo
 	}
 	cfg.CacheMaxBytes = budget / cacheShare
 	cfg.ResponseCacheBytes = min(cfg.ResponseCacheBytes, budget/cacheShare)
+	cfg.PersistedQueryBytes = budget / persistedQueryShare
+	cfg.DocumentCacheBytes = budget / documentCacheShare
 	logger.Info("memory budget", "bytes", budget, "from", from,
-		"answer_cache_bytes", cfg.CacheMaxBytes, "response_cache_bytes", cfg.ResponseCacheBytes)
+		"answer_cache_bytes", cfg.CacheMaxBytes, "response_cache_bytes", cfg.ResponseCacheBytes,
+		"persisted_query_bytes", cfg.PersistedQueryBytes, "document_cache_bytes", cfg.DocumentCacheBytes)
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

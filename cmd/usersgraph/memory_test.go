@@ -38,6 +38,10 @@ func TestTheMemoryBudgetSizesTheCaches(t *testing.T) {
 				t.Fatalf("budget %d, answer cache %d, response cache %d; want %d, %d, %d",
 					cfg.MemoryBudget, cfg.CacheMaxBytes, cfg.ResponseCacheBytes, tc.budget, tc.answer, tc.response)
 			}
+			if cfg.PersistedQueryBytes != tc.budget/32 || cfg.DocumentCacheBytes != tc.budget/16 {
+				t.Fatalf("persisted queries %d, documents %d; want 1/32 and 1/16 of %d",
+					cfg.PersistedQueryBytes, cfg.DocumentCacheBytes, tc.budget)
+			}
 		})
 	}
 	t.Run("a budget that is no size is refused, naming MEMORY_BUDGET", func(t *testing.T) {

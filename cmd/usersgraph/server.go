@@ -102,7 +102,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		if cfg.UpstreamRate > 0 {
 			shared = append(shared, restclient.WithSharedRateLimit(store.RateLimit(cfg.UpstreamRate, cfg.UpstreamBurst)))
 		}
-		apq = store.PersistedQueries()
+		apq = store.PersistedQueries(httpapi.NewPersistedQueryCache(cfg.PersistedQueryBytes))
 	}
 	client, err := restclient.New(apiURL, append([]restclient.Option{
 		restclient.WithDoer(hc),
@@ -146,6 +146,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		Observer:             metrics,
 		Tracer:               cfg.tracer,
 		PersistedQueries:     apq,
+		PersistedQueryBytes:  cfg.PersistedQueryBytes,
+		DocumentCacheBytes:   cfg.DocumentCacheBytes,
 		ResponseCacheTTL:     responseCacheTTL(cfg),
 		ResponseCacheBytes:   cfg.ResponseCacheBytes,
 	})

@@ -13,9 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/usersgraph/usersgraph/graph"
@@ -23,13 +21,6 @@ import (
 	"github.com/usersgraph/usersgraph/graph/generated"
 	"github.com/usersgraph/usersgraph/graph/loaders"
 	"github.com/usersgraph/usersgraph/restclient"
-)
-
-// Cache sizes: parsed and validated documents, and automatic persisted
-// queries (hash → query text; each entry is bounded by the body limit).
-const (
-	queryCacheSize = 1000
-	apqCacheSize   = 1000
 )
 
 // Config is what the GraphQL handler needs.
@@ -94,8 +85,13 @@ type Config struct {
 	// 0 = DefaultResponseCacheBytes.
 	ResponseCacheBytes int64
 	// PersistedQueries stores automatic persisted queries; nil = an
-	// in-memory LRU of apqCacheSize entries. Replicas share one (Redis).
+	// in-memory LRU of PersistedQueryBytes. Replicas share one (Redis).
 	PersistedQueries graphql.Cache[string]
+	// PersistedQueryBytes bounds the in-memory persisted queries, and
+	// DocumentCacheBytes the parsed, validated documents kept to be run
+	// again; 0 = DefaultPersistedQueryBytes, DefaultDocumentCacheBytes.
+	PersistedQueryBytes int64
+	DocumentCacheBytes  int64
 }
 
 // NewHandler returns the GraphQL endpoint: GraphQL over HTTP (GET and POST),
@@ -126,7 +122,7 @@ func NewHandler(cfg Config) http.Handler {
 	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs, hideSuggestions: cfg.DisableIntrospection,
 		maxResponseBytes: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes)),
 		trusted:          cfg.TrustedDocuments, trustedOnly: cfg.TrustedDocumentsOnly})
-	validated := lru.New[*ast.QueryDocument](queryCacheSize)
+	validated := newDocumentCache(orDefault(cfg.DocumentCacheBytes, DefaultDocumentCacheBytes))
 	srv.SetQueryCache(validated)
 	maxTokens := orDefault(cfg.MaxTokens, DefaultMaxTokens)
 	if maxTokens > 0 {
@@ -141,7 +137,7 @@ func NewHandler(cfg Config) http.Handler {
 	// the document before the guard looks at it.
 	apq := cfg.PersistedQueries
 	if apq == nil {
-		apq = lru.New[string](apqCacheSize)
+		apq = NewPersistedQueryCache(orDefault(cfg.PersistedQueryBytes, DefaultPersistedQueryBytes))
 	}
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apq}})
 	srv.Use(documentGuard{maxTokens: maxTokens, maxRepeats: orDefault(cfg.MaxFieldRepeats, DefaultMaxFieldRepeats), validated: validated})
@@ -168,7 +164,7 @@ func NewHandler(cfg Config) http.Handler {
 		withResponseCache(cfg.ResponseCacheTTL, cfg.ResponseCacheBytes, maxBody, obs, withMeter(loaders.Middleware(up, lookup, gql)))))
 }
 
-func orDefault(v, def int) int {
+func orDefault[N int | int64](v, def N) N {
 	if v == 0 {
 		return def
 	}
