@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,18 +22,7 @@ func keyedApp(t *testing.T, vars map[string]string) (*httptest.Server, *restclie
 	}
 	t.Cleanup(fake.Close)
 	vars["COGNIGY_API_URL"], vars["COGNIGY_API_KEY"] = fake.URL, key
-	cfg, err := loadConfig(nil, env(vars), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.handler)
-	t.Cleanup(srv.Close)
-	return srv, fake
+	return serveApp(t, vars), fake
 }
 
 func TestAServerKeyServesNoKeylessPageOfAnotherOrigin(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -95,15 +94,16 @@ func TestUsageDoesNotPrintTheKey(t *testing.T) {
 // demoApp is the server as `go run ./cmd/usersgraph` assembles it.
 func demoApp(t *testing.T) *httptest.Server {
 	t.Helper()
-	cfg, err := loadConfig(nil, env(nil), io.Discard)
+	return serveApp(t, nil)
+}
+
+// serveApp serves the server assembled for vars.
+func serveApp(t *testing.T, vars map[string]string) *httptest.Server {
+	t.Helper()
+	a, err := appFor(t, vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
 	return srv
@@ -195,27 +195,8 @@ func TestServerRoutes(t *testing.T) {
 // With introspection off, the schema file is not served either: it is
 // introspection by other means.
 func TestNoSchemaFileWithoutIntrospection(t *testing.T) {
-	cfg, err := loadConfig([]string{"-introspection=false"}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.handler)
-	t.Cleanup(srv.Close)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/schema.graphql", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
+	srv := serveApp(t, map[string]string{"INTROSPECTION": "false"})
+	if resp, _ := get(t, srv.URL+"/schema.graphql"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("status %d, want 404", resp.StatusCode)
 	}
 }
