@@ -66,6 +66,8 @@ type settings struct {
 	concurrency     int
 	ratePerSecond   float64
 	rateBurst       int
+	callerRate      float64
+	callerBurst     int
 	cacheTTL        time.Duration
 	cacheEntries    int
 	cacheBytes      int64
@@ -148,6 +150,9 @@ func (c *Client) compose(s settings) fetcher {
 		f = &sharedRateLimit{next: f, budget: s.sharedLimit, now: now}
 	case s.ratePerSecond > 0:
 		f = newRateLimit(f, s.ratePerSecond, s.rateBurst, now)
+	}
+	if s.callerRate > 0 {
+		f = newCallerShare(f, s.callerRate, s.callerBurst, now)
 	}
 	f = &retrier{next: f, policy: s.retry, now: now, observer: s.observer}
 	if s.shared != nil && s.cacheTTL > 0 {

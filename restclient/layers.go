@@ -19,6 +19,7 @@ import (
 //	answerCache.filling  cache.go     the flight's answer is kept, once per flight
 //	sharedCache          shared.go    another replica's answer is used, ours is shared
 //	retrier              retry.go     failed attempts are retried with backoff
+//	callerShare          fairshare.go one credential's calls are held to its share
 //	rateLimit            limit.go     requests are paced (sharedRateLimit: across replicas)
 //	concurrencyLimit     limit.go     requests in flight at once are bounded
 //	breaker              breaker.go   a failing upstream is not called for a while

@@ -111,6 +111,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		restclient.WithCircuitBreaker(cfg.BreakerFailures, cfg.BreakerCooldown),
 		restclient.WithConcurrencyLimit(cfg.UpstreamMaxConc),
 		restclient.WithRateLimit(cfg.UpstreamRate, cfg.UpstreamBurst),
+		restclient.WithCallerShare(callerShare(cfg)),
 		restclient.WithCache(cfg.CacheTTL, cfg.CacheMaxEntries),
 		restclient.WithCacheMaxBytes(cfg.CacheMaxBytes),
 		restclient.WithObserver(metrics),
@@ -137,7 +138,6 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		MaxUpstreamCalls:     negativeIfZero(cfg.MaxUpstreamCalls),
 		MaxTokens:            negativeIfZero(cfg.MaxTokens),
 		MaxResponseBytes:     negativeIfZero(cfg.MaxResponseBytes),
-		FairShare:            fairShare(cfg),
 		TrustedDocuments:     trusted,
 		TrustedDocumentsOnly: cfg.TrustedOnly,
 		DisableIntrospection: !cfg.Introspection,
@@ -196,12 +196,13 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// fairShare is each credential's part of the upstream rate limit.
-func fairShare(cfg config) httpapi.FairShare {
+// callerShare is each credential's part of the upstream rate limit and
+// its burst; none without a rate limit, or with a share of 1 or more.
+func callerShare(cfg config) (perSecond float64, burst int) {
 	if cfg.UpstreamRate <= 0 || cfg.CallerShare >= 1 {
-		return httpapi.FairShare{}
+		return 0, 0
 	}
-	return httpapi.FairShare{Rate: cfg.UpstreamRate * cfg.CallerShare, Burst: max(1, int(float64(cfg.UpstreamBurst)*cfg.CallerShare))}
+	return cfg.UpstreamRate * cfg.CallerShare, max(1, int(float64(cfg.UpstreamBurst)*cfg.CallerShare))
 }
 
 // guardKeyless says whether keyless cross-origin requests must be refused:

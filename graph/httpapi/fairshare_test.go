@@ -22,11 +22,8 @@ func TestOneFloodingCredentialDoesNotStarveAnother(t *testing.T) {
 	other := []restclienttest.User{{ID: restclienttest.NewID(7), Name: "Other tenant"}}
 	e := graphtest.Setup(t,
 		graphtest.WithFake(restclienttest.WithTenant("other-key", other)),
-		graphtest.WithClient(restclient.WithRateLimit(3, 20)),
-		graphtest.WithConfig(func(c *httpapi.Config) {
-			c.FairShare = httpapi.FairShare{Rate: 1.5, Burst: 10}
-			c.RequestTimeout = 2 * time.Second
-		}))
+		graphtest.WithClient(restclient.WithRateLimit(3, 20), restclient.WithCallerShare(1.5, 10)),
+		graphtest.WithConfig(func(c *httpapi.Config) { c.RequestTimeout = 2 * time.Second }))
 	flooder := graphtest.APIKey
 	quiet := graphtest.Header{Name: restclient.HeaderAPIKey, Value: "other-key"}
 

@@ -50,9 +50,6 @@ type Config struct {
 	// MaxResponseBytes bounds an answer, estimated before execution and
 	// measured after it; 0 = DefaultMaxResponseBytes, negative = no limit.
 	MaxResponseBytes int
-	// FairShare limits each credential's calls to Cognigy; its zero value
-	// none.
-	FairShare FairShare
 	// TrustedDocuments, when set, lets clients send a document's id
 	// (documentId, doc_id or an APQ hash) instead of its text; with
 	// TrustedDocumentsOnly, every other document is refused with
@@ -114,9 +111,8 @@ func NewHandler(cfg Config) http.Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	// Calls refused by the caller's fair share are not spent; calls made
-	// without a credential are not made at all.
-	up := graph.RequireCredential(newFairUpstream(countingUpstream{cfg.Upstream}, cfg.FairShare))
+	// Calls made without a credential are not made at all.
+	up := graph.RequireCredential(countingUpstream{cfg.Upstream})
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: graph.NewResolver(up)}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{maxBodyBytes: maxBody, observer: obs, hideSuggestions: cfg.DisableIntrospection,
