@@ -383,15 +383,24 @@ func (w *wirePage) page() (*UserPage, error) {
 }
 
 func (w *wireUser) user() User {
+	// goccy/go-json's strings point into its copy of the whole body: kept
+	// as they are, one cached user would hold its page's entire answer
+	// (roles, projects and all) in memory. One allocation holds them all.
+	all := w.ID + w.Email + w.Name + w.CreatedBy + w.LastChangedBy
+	next := func(n int) string {
+		s := all[:n]
+		all = all[n:]
+		return s
+	}
 	return User{
-		ID:            w.ID,
-		Email:         w.Email,
-		Name:          w.Name,
+		ID:            next(len(w.ID)),
+		Email:         next(len(w.Email)),
+		Name:          next(len(w.Name)),
 		LastActive:    lastActiveTime(w.LastActive),
 		CreatedAt:     unixSeconds(w.CreatedAt),
 		LastChanged:   unixSeconds(w.LastChanged),
-		CreatedBy:     w.CreatedBy,
-		LastChangedBy: w.LastChangedBy,
+		CreatedBy:     next(len(w.CreatedBy)),
+		LastChangedBy: next(len(w.LastChangedBy)),
 	}
 }
 

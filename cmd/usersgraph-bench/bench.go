@@ -59,7 +59,8 @@ const (
 
 // pprofOverlay is added to the facade's main package, for the profiling
 // build only (go build -overlay), when -cpuprofile-facade is given: it serves
-// the CPU profile endpoint on the loopback address the bench chooses.
+// the CPU and heap profile endpoints on the loopback address the bench
+// chooses (the heap one for a look during a soak, with go tool pprof).
 const pprofOverlay = `package main
 
 import (
@@ -80,6 +81,7 @@ func init() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.Handle("/debug/pprof/heap", pprof.Handler("heap"))
 	go func() { _ = http.Serve(ln, mux) }()
 }
 `
