@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/usersgraph/usersgraph/graph/graphtest"
 	"github.com/usersgraph/usersgraph/graph/httpapi"
 	"github.com/usersgraph/usersgraph/redisstore"
 	"github.com/usersgraph/usersgraph/redisstore/redisstoretest"
@@ -410,7 +411,7 @@ func TestARestartedRedisGetsTheCacheHashKeyBack(t *testing.T) {
 }
 
 func TestGoRedisLogsThroughSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf graphtest.SyncBuffer
 	redisstore.SetLibraryLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
 	t.Cleanup(func() { redisstore.SetLibraryLogger(slog.New(slog.DiscardHandler)) })
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -426,22 +427,4 @@ func TestGoRedisLogsThroughSlog(t *testing.T) {
 	if !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, `"component":"go-redis"`) {
 		t.Fatalf("go-redis' lines are not slog's: %q", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that go-redis' goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

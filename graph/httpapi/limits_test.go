@@ -13,7 +13,7 @@ import (
 
 func TestQueryLimits(t *testing.T) {
 	e := graphtest.Setup(t)
-	introspection, err := os.ReadFile("testdata/introspection.graphql")
+	introspection, err := os.ReadFile("testdata/hostile/standard-introspection.graphql")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestSizedLRUEvictsByBytesLeastRecentlyUsedFirst(t *testing.T) {
 // and references).
 func TestDocumentsAreChargedWhatTheyHold(t *testing.T) {
 	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
-	introspection, err := os.ReadFile("testdata/introspection.graphql")
+	introspection, err := os.ReadFile("testdata/hostile/standard-introspection.graphql")
 	if err != nil {
 		t.Fatal(err)
 	}
