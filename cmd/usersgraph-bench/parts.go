@@ -496,7 +496,7 @@ func runSoak(ctx context.Context, o options, env *benchEnv, ms *mixSetup) (*soak
 		seq = shuffledSequence(len(qs), o.seed+3)
 	}
 	rep.Distinct = len(qs)
-	f, _, err := env.startFacade(ctx, "soak", ms.fake.URL, o.soakEnv.Values...)
+	f, pprofAddr, err := env.startFacade(ctx, "soak", ms.fake.URL, o.soakEnv.Values...)
 	if err != nil {
 		return nil, err
 	}
@@ -513,7 +513,16 @@ func runSoak(ctx context.Context, o options, env *benchEnv, ms *mixSetup) (*soak
 		sctx, cancel := context.WithCancel(ctx)
 		n := int(o.soakDuration / time.Second)
 		go func() { samples <- loadkit.SampleRSS(sctx, f.PID(), time.Now(), time.Second, n) }()
-		return cancel
+		var profStop func()
+		if pprofAddr != "" { // the first minute at most: enough samples, a small file
+			profStop = env.profileDuring(ctx, pprofAddr, "soak", min(o.soakDuration, time.Minute))()
+		}
+		return func() {
+			cancel()
+			if profStop != nil {
+				profStop()
+			}
+		}
 	}
 	rep.Cell, err = wb.run(ctx, cellSpec{System: "usersgraph, soak", Query: o.soakWorkload + " queries", Clients: o.mixClients, BaseURL: "http://" + f.Addr,
 		Reqs: graphQLRequests("/graphql", qs), Seq: seq, Server: f.PID(), ServerName: procFacade}, 0, o.soakDuration, during)

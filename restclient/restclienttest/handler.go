@@ -140,10 +140,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, secret string
 		return
 	}
 	s.mu.Lock()
-	users := s.snapshot(secret)
+	v := s.viewOf(secret)
+	ord := v.order(q.sort)
 	s.mu.Unlock()
 	q.fields = s.filter
-	p, err := q.page(users)
+	p, err := q.pageOf(v, ord)
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, codeInvalidArgument, err.Error())
 		return

@@ -56,18 +56,6 @@ func WithoutReadUser(status int) Option {
 	return func(c *config) { c.readUserStatus = status }
 }
 
-// matches reports whether u passes filter: a case-insensitive substring of
-// name or e-mail, or the exact _id, each as far as the fields allow; an
-// empty filter matches everyone.
-func (f filterFields) matches(u User, filter string) bool {
-	if filter == "" || (f.id && u.ID == filter) {
-		return true
-	}
-	low := strings.ToLower(filter)
-	return (f.name && strings.Contains(strings.ToLower(u.Name), low)) ||
-		(f.email && strings.Contains(strings.ToLower(u.Email), low))
-}
-
 // serveAbsentReadUser answers a readUser request on a fake without one.
 func serveAbsentReadUser(w http.ResponseWriter, r *http.Request, status int) {
 	if status == http.StatusNotFound {

@@ -163,18 +163,33 @@ func order(rules []sortRule) func(a, b User) int {
 
 // page filters, sorts and cuts users into the response for q.
 func (q query) page(users []User) (page, error) {
-	list := slices.DeleteFunc(users, func(u User) bool { return !q.fields.matches(u, q.filter) })
-	slices.SortFunc(list, order(q.sort))
+	v := newView(slices.Clone(users))
+	return q.pageOf(v, v.order(q.sort))
+}
+
+// pageOf filters the users of v, taken in the order ord, and cuts them into
+// the response for q. It only reads v.
+func (q query) pageOf(v *view, ord []int) (page, error) {
+	list := ord
+	if q.filter != "" {
+		low := strings.ToLower(q.filter)
+		list = make([]int, 0, len(ord))
+		for _, i := range ord {
+			if v.matches(q.fields, i, q.filter, low) {
+				list = append(list, i)
+			}
+		}
+	}
 	start, end := min(q.skip, len(list)), 0
 	switch {
 	case q.next != "":
-		i, err := locate(list, q.next)
+		i, err := locate(v, list, q.next)
 		if err != nil {
 			return page{}, err
 		}
 		start = i + 1
 	case q.previous != "":
-		i, err := locate(list, q.previous)
+		i, err := locate(v, list, q.previous)
 		if err != nil {
 			return page{}, err
 		}
@@ -185,24 +200,24 @@ func (q query) page(users []User) (page, error) {
 		end = min(start+q.limit, len(list))
 	}
 	p := page{Items: make([]wireUser, 0, end-start), Total: len(list)}
-	for _, u := range list[start:end] {
-		p.Items = append(p.Items, wireUser(u))
+	for _, i := range list[start:end] {
+		p.Items = append(p.Items, wireUser(v.users[i]))
 	}
 	if start < end && end < len(list) {
-		c := encodeCursor(list[end-1].ID)
+		c := encodeCursor(v.users[list[end-1]].ID)
 		p.NextCursor = &c
 	}
 	if start < end && start > 0 {
-		c := encodeCursor(list[start].ID)
+		c := encodeCursor(v.users[list[start]].ID)
 		p.PreviousCursor = &c
 	}
 	return p, nil
 }
 
 // locate finds the item a cursor refers to in the filtered, sorted list.
-func locate(list []User, cursor string) (int, error) {
+func locate(v *view, list []int, cursor string) (int, error) {
 	id := decodeCursor(cursor)
-	i := slices.IndexFunc(list, func(u User) bool { return u.ID == id })
+	i := slices.IndexFunc(list, func(j int) bool { return v.users[j].ID == id })
 	if i < 0 {
 		return 0, errInvalidCursor
 	}

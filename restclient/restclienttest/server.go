@@ -154,6 +154,7 @@ type Server struct {
 	closed   bool
 	inflight sync.WaitGroup
 	data     map[string]map[string]User // secret -> _id -> user
+	views    map[string]*view           // secret -> its dataset as lists read it; dropped on change
 	calls    map[Route]int
 	total    int
 	requests []Request
@@ -187,6 +188,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		readUserStatus: cfg.readUserStatus,
 		done:           make(chan struct{}),
 		data:           map[string]map[string]User{},
+		views:          map[string]*view{},
 		calls:          map[Route]int{},
 		faults:         map[Route][]*queuedFault{},
 	}
@@ -296,6 +298,7 @@ func (s *Server) Upsert(secret string, u User) {
 		s.data[secret] = map[string]User{}
 	}
 	s.data[secret][u.ID] = u.clone()
+	delete(s.views, secret)
 }
 
 // Delete removes the user with _id id from the dataset of secret ("" means
@@ -304,6 +307,7 @@ func (s *Server) Delete(secret string, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.data[s.secretOrDefault(secret)], id)
+	delete(s.views, s.secretOrDefault(secret))
 }
 
 // Users returns a copy of the dataset of secret ("" means the default

@@ -408,6 +408,22 @@ func TestTenants(t *testing.T) {
 			t.Errorf("default dataset %+v", def)
 		}
 	})
+	t.Run("a list sees every change after its orders were built", func(t *testing.T) {
+		byName := q("sort", "name:desc", "filter", "zed")
+		if got := list(t, s, byName).ids(); len(got) != 0 {
+			t.Fatalf("before: %v", got)
+		}
+		s.Upsert("", User{ID: NewID(299), Name: "Zed", CreatedAt: 1, LastChanged: 3})
+		s.Upsert("", User{ID: NewID(300), Name: "Zedekiah", CreatedAt: 1, LastChanged: 1})
+		if got := list(t, s, byName).ids(); !slices.Equal(got, ids(300, 299)) {
+			t.Errorf("after two upserts: %v", got)
+		}
+		s.Delete("", NewID(300))
+		s.Delete("", NewID(299))
+		if got := list(t, s, byName).ids(); len(got) != 0 {
+			t.Errorf("after two deletes: %v", got)
+		}
+	})
 	t.Run("Users returns copies", func(t *testing.T) {
 		u := s.Users("")
 		*u[1].LastActive = -1
