@@ -379,7 +379,9 @@ func (w *wirePage) page() (*UserPage, error) {
 		}
 		items[i] = wu.user()
 	}
-	return &UserPage{Items: items, Total: *w.Total, NextCursor: w.NextCursor, PreviousCursor: w.PreviousCursor}, nil
+	// The cursors point into the decoder's copy of the body too: a cached
+	// page would keep the whole body alive through them.
+	return &UserPage{Items: items, Total: *w.Total, NextCursor: strings.Clone(w.NextCursor), PreviousCursor: strings.Clone(w.PreviousCursor)}, nil
 }
 
 func (w *wireUser) user() User {
