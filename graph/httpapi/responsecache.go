@@ -96,7 +96,7 @@ func cachedBody(body []byte) []byte {
 	if i < 0 {
 		return body
 	}
-	return append(body[:i:i], `"spent":0}}}`...)
+	return append(body[:i:i], `"spent":0}}}`...) // a copy: the middleware keeps its own exact-size one
 }
 
 // keepAnswer lets the response cache keep a complete answer. The schema

@@ -67,8 +67,9 @@ func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 	other := []restclienttest.User{{ID: restclienttest.NewID(9), Name: "Only in the other tenant"}}
 	e := graphtest.Setup(t, append(withResponseCache(time.Minute, obs), graphtest.WithFake(restclienttest.WithTenant("other-key", other)))...)
 
-	first := e.Query(t, cachedQuery, nil, graphtest.APIKey)
+	first := e.Query(t, cachedQuery, nil, graphtest.APIKey) // first sight: not kept
 	first.MustData(t, &struct{}{})
+	e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{}) // seen before: kept
 	calls := e.Fake.TotalCalls()
 	second := e.Query(t, cachedQuery, nil, graphtest.APIKey)
 	if string(second.Data) != string(first.Data) {
@@ -84,11 +85,11 @@ func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 	if n := e.Fake.TotalCalls(); n != calls {
 		t.Fatalf("the repeat cost %d upstream calls", n-calls)
 	}
-	if hits, misses := obs.hits(); hits != 1 || misses != 1 {
-		t.Fatalf("%d hits, %d misses; want 1 and 1", hits, misses)
+	if hits, misses := obs.hits(); hits != 1 || misses != 2 {
+		t.Fatalf("%d hits, %d misses; want 1 and 2", hits, misses)
 	}
-	if obs.batches != 1 {
-		t.Fatalf("%d loader batches: the repeat was executed", obs.batches)
+	if obs.batches != 2 {
+		t.Fatalf("%d loader batches, want 2: the repeat was executed", obs.batches)
 	}
 	// A hit still counts as the named operation, answered.
 	if last := obs.ops[len(obs.ops)-1]; last.Name != "Page" || last.Outcome != "ok" {
@@ -107,22 +108,26 @@ func TestARepeatedQueryIsAnsweredFromTheResponseCache(t *testing.T) {
 	// media type.
 	e.Query(t, `query Page { users(first: 9) { nodes { name } } }`, nil, graphtest.APIKey)
 	e.Query(t, cachedQuery, nil, graphtest.APIKey, graphtest.Header{Name: "Accept", Value: "application/graphql-response+json"})
-	if hits, misses := obs.hits(); hits != 1 || misses != 4 {
-		t.Fatalf("%d hits, %d misses; want 1 and 4", hits, misses)
+	if hits, misses := obs.hits(); hits != 1 || misses != 5 {
+		t.Fatalf("%d hits, %d misses; want 1 and 5", hits, misses)
 	}
 }
 
 func TestAnswersWithErrorsAreNotKept(t *testing.T) {
 	obs := &cacheObserver{}
 	e := graphtest.Setup(t, withResponseCache(time.Minute, obs)...)
-	e.Fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Status: 500, Times: 1})
-	if r := e.Query(t, cachedQuery, nil, graphtest.APIKey); len(r.Errors) == 0 {
-		t.Fatalf("the injected 500 gave no error: %s", graphtest.Short(r.Raw))
+	// Failed twice: the second failure is of a request seen before, whose
+	// answer would be kept if it had none.
+	for range 2 {
+		e.Fake.InjectFault(restclienttest.RouteList, restclienttest.Fault{Status: 500, Times: 1})
+		if r := e.Query(t, cachedQuery, nil, graphtest.APIKey); len(r.Errors) == 0 {
+			t.Fatalf("the injected 500 gave no error: %s", graphtest.Short(r.Raw))
+		}
 	}
 	e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{})
 	e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{})
-	if hits, misses := obs.hits(); hits != 1 || misses != 2 {
-		t.Fatalf("%d hits, %d misses; want the failed answer not kept (1 hit, 2 misses)", hits, misses)
+	if hits, misses := obs.hits(); hits != 1 || misses != 3 {
+		t.Fatalf("%d hits, %d misses; want the failed answer not kept (1 hit, 3 misses)", hits, misses)
 	}
 	// Nor is an error of the caller's.
 	for range 2 {
@@ -195,7 +200,7 @@ func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
 	}))
 	defer srv.Close()
 	e := &graphtest.Env{Fake: fake, Srv: srv}
-	for range 2 {
+	for range 3 {
 		e.Query(t, cachedQuery, nil, graphtest.APIKey).MustData(t, &struct{}{})
 	}
 	var got []string
@@ -206,7 +211,7 @@ func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("hit=%s op=%s", attrs["usersgraph.response_cache.hit"], attrs["graphql.operation.name"]))
 	}
-	if s := strings.Join(got, ", "); s != "hit=false op=, hit=true op=Page" {
+	if s := strings.Join(got, ", "); s != "hit=false op=, hit=false op=, hit=true op=Page" {
 		t.Fatalf("request spans: %s", s)
 	}
 }

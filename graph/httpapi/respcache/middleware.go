@@ -34,7 +34,8 @@ type Config struct {
 }
 
 // Middleware answers a repeated request from c, and keeps the answers
-// that next marked as cacheable (with Keep). A request with
+// that next marked as cacheable (with Keep) from the second time their
+// request is seen. A request with
 // "Cache-Control: no-cache" is executed anew, and its answer kept.
 func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +80,11 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 			}
 		}
 
+		if !c.SeenBefore(k) {
+			// The first sight of a request: most are never repeated.
+			next.ServeHTTP(w, r)
+			return
+		}
 		d := &decision{}
 		ctx := context.WithValue(r.Context(), decisionKey{}, d)
 		ctx = cfg.TrackData(ctx, d.noteData)
@@ -96,6 +102,9 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 		if cfg.Stored != nil {
 			kept = cfg.Stored(kept)
 		}
+		// Kept for its TTL: in an allocation of its own size, not in the
+		// recorder's buffer, which may be twice as large.
+		kept = append(make([]byte, 0, len(kept)), kept...)
 		c.Add(k, &Entry{
 			Status:      rec.status,
 			ContentType: rec.Header().Get("Content-Type"),

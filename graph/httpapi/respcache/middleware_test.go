@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,7 +44,12 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // noteData is what restclient's tracking does in the real server.
 type noteKey struct{}
 
-func noteData(ctx context.Context, t time.Time) { ctx.Value(noteKey{}).(func(time.Time))(t) }
+// A request seen for the first time is not tracked: its answer is not kept.
+func noteData(ctx context.Context, t time.Time) {
+	if note, ok := ctx.Value(noteKey{}).(func(time.Time)); ok {
+		note(t)
+	}
+}
 
 func testConfig(ttl time.Duration, maxBody int64) (Config, *[]bool) {
 	var lookups []bool
@@ -76,22 +82,44 @@ func TestARepeatedRequestIsAnsweredFromTheCache(t *testing.T) {
 	b := &backend{keep: true, dataAt: time.Now()}
 	cfg, lookups := testConfig(time.Minute, 1<<10)
 	h := Middleware(New(1<<20, 1<<16), cfg, b)
-	first := do(t, h, "k1", `{"query":"{ a }"}`)
+	do(t, h, "k1", `{"query":"{ a }"}`) // first sight: executed, not kept
 	second := do(t, h, "k1", `{"query":"{ a }"}`)
-	if b.calls.Load() != 1 {
-		t.Fatalf("the handler ran %d times for two identical requests", b.calls.Load())
+	third := do(t, h, "k1", `{"query":"{ a }"}`)
+	if b.calls.Load() != 2 {
+		t.Fatalf("the handler ran %d times for three identical requests, want 2", b.calls.Load())
 	}
-	if second.Body.String() != first.Body.String() || second.Code != 200 || second.Header().Get("Content-Type") != "application/json; charset=utf-8" {
-		t.Fatalf("cached answer %d %q %q, first %q", second.Code, second.Header().Get("Content-Type"), second.Body, first.Body)
+	if third.Body.String() != second.Body.String() || third.Code != 200 || third.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("cached answer %d %q %q, kept %q", third.Code, third.Header().Get("Content-Type"), third.Body, second.Body)
 	}
-	if got := *lookups; len(got) != 2 || got[0] || !got[1] {
-		t.Fatalf("lookups %v, want a miss then a hit", got)
+	if got := *lookups; len(got) != 3 || got[0] || got[1] || !got[2] {
+		t.Fatalf("lookups %v, want two misses then a hit", got)
 	}
 	// Another credential, another body: executed again.
-	do(t, h, "k2", `{"query":"{ a }"}`)
-	do(t, h, "k1", `{"query":"{ b }"}`)
-	if b.calls.Load() != 3 {
-		t.Fatalf("the handler ran %d times, want 3: a cached answer crossed keys", b.calls.Load())
+	for range 2 {
+		do(t, h, "k2", `{"query":"{ a }"}`)
+		do(t, h, "k1", `{"query":"{ b }"}`)
+	}
+	if b.calls.Load() != 6 {
+		t.Fatalf("the handler ran %d times, want 6: a cached answer crossed keys", b.calls.Load())
+	}
+}
+
+// Distinct requests, which no cache can serve, are not copied or kept: only
+// a request seen before is.
+func TestOnlyARequestSeenBeforeIsKept(t *testing.T) {
+	b := &backend{keep: true, dataAt: time.Now()}
+	cfg, _ := testConfig(time.Minute, 1<<10)
+	c := New(1<<20, 1<<16)
+	h := Middleware(c, cfg, b)
+	for i := range 100 {
+		do(t, h, "k", `{"query":"{ a }","n":`+strconv.Itoa(i)+`}`)
+	}
+	if c.Len() != 0 || c.Bytes() != 0 {
+		t.Fatalf("100 distinct requests left %d answers (%d bytes) in the cache", c.Len(), c.Bytes())
+	}
+	do(t, h, "k", `{"query":"{ a }","n":7}`)
+	if c.Len() != 1 {
+		t.Fatalf("a request seen before was not kept: %d answers", c.Len())
 	}
 }
 
@@ -103,10 +131,11 @@ func TestOnlyAnswersTheHandlerKeepsAreCached(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg, _ := testConfig(time.Minute, 1<<10)
 			h := Middleware(New(1<<20, 1<<16), cfg, b)
-			do(t, h, "k", `{"query":"{ a }"}`)
-			do(t, h, "k", `{"query":"{ a }"}`)
-			if b.calls.Load() != 2 {
-				t.Fatalf("ran %d times, want 2", b.calls.Load())
+			for range 3 {
+				do(t, h, "k", `{"query":"{ a }"}`)
+			}
+			if b.calls.Load() != 3 {
+				t.Fatalf("ran %d times, want 3", b.calls.Load())
 			}
 		})
 	}
@@ -114,10 +143,11 @@ func TestOnlyAnswersTheHandlerKeepsAreCached(t *testing.T) {
 		b := &backend{keep: true}
 		cfg, _ := testConfig(time.Minute, 1<<10)
 		h := Middleware(New(1<<20, 10), cfg, b)
-		do(t, h, "k", `{"query":"{ a }"}`)
-		do(t, h, "k", `{"query":"{ a }"}`)
-		if b.calls.Load() != 2 {
-			t.Fatalf("ran %d times, want 2", b.calls.Load())
+		for range 3 {
+			do(t, h, "k", `{"query":"{ a }"}`)
+		}
+		if b.calls.Load() != 3 {
+			t.Fatalf("ran %d times, want 3", b.calls.Load())
 		}
 	})
 }
@@ -129,10 +159,11 @@ func TestAnAnswerIsNoOlderThanItsData(t *testing.T) {
 	b := &backend{keep: true, dataAt: time.Now().Add(-time.Minute - time.Second)}
 	cfg, _ := testConfig(time.Minute, 1<<10)
 	h := Middleware(New(1<<20, 1<<16), cfg, b)
-	do(t, h, "k", `{"query":"{ a }"}`)
-	do(t, h, "k", `{"query":"{ a }"}`)
-	if b.calls.Load() != 2 {
-		t.Fatalf("an answer built from data older than the TTL was served again (%d executions)", b.calls.Load())
+	for range 3 {
+		do(t, h, "k", `{"query":"{ a }"}`)
+	}
+	if b.calls.Load() != 3 {
+		t.Fatalf("an answer built from data older than the TTL was served again (%d executions of 3)", b.calls.Load())
 	}
 }
 
@@ -156,12 +187,13 @@ func TestALargeBodyReachesTheHandlerWhole(t *testing.T) {
 	cfg, _ := testConfig(time.Minute, 16)
 	h := Middleware(New(1<<20, 1<<16), cfg, b)
 	body := `{"query":"{ a }", "pad": "` + strings.Repeat("x", 100) + `"}`
-	do(t, h, "k", body)
-	do(t, h, "k", body)
+	for range 3 {
+		do(t, h, "k", body)
+	}
 	if b.lastBody != body {
 		t.Fatalf("the handler read %q", b.lastBody)
 	}
-	if b.calls.Load() != 2 {
+	if b.calls.Load() != 3 {
 		t.Fatalf("a body over MaxBody was cached")
 	}
 }

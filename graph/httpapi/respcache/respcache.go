@@ -3,14 +3,19 @@
 // without executing it again: no parsing, no resolvers, no upstream call.
 //
 // It holds bytes, bounded in total and per answer, evicted least recently
-// used first. Keys are opaque: the caller builds them (graph keys them by a
+// used first. An answer is kept only when its request was seen before (a
+// doorkeeper, as in TinyLFU): traffic of distinct queries, which no cache
+// can serve, then costs neither the copy of every answer nor memory held
+// for answers never asked for again. Keys are opaque: the caller builds them (graph keys them by a
 // keyed hash of the credential and the request), so two callers never share
 // an entry.
 package respcache
 
 import (
 	"container/list"
+	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,7 +44,15 @@ type Cache struct {
 	order *list.List // of *item, most recently used first
 	items map[Key]*list.Element
 	bytes int64
+
+	// seen remembers the keys of recent requests, one 64-bit fingerprint
+	// per slot chosen by the key (direct-mapped: a newer key in the same
+	// slot forgets the older one). 256 KiB remember the last tens of
+	// thousands of distinct requests.
+	seen *[doorSlots]atomic.Uint64
 }
+
+const doorSlots = 1 << 15
 
 type item struct {
 	key Key
@@ -49,7 +62,16 @@ type item struct {
 // New returns a cache of at most maxBytes in all, keeping no answer larger
 // than maxEntry bytes.
 func New(maxBytes, maxEntry int64) *Cache {
-	return &Cache{maxBytes: maxBytes, maxEntry: min(maxEntry, maxBytes), now: time.Now, order: list.New(), items: map[Key]*list.Element{}}
+	return &Cache{maxBytes: maxBytes, maxEntry: min(maxEntry, maxBytes), now: time.Now, order: list.New(), items: map[Key]*list.Element{},
+		seen: new([doorSlots]atomic.Uint64)}
+}
+
+// SeenBefore records k as seen and reports whether it had been seen
+// recently: only then is its answer worth keeping.
+func (c *Cache) SeenBefore(k Key) bool {
+	fp := binary.LittleEndian.Uint64(k[:8]) | 1 // never 0, the empty slot
+	slot := &c.seen[binary.LittleEndian.Uint64(k[8:16])%doorSlots]
+	return slot.Swap(fp) == fp
 }
 
 // Get returns the answer under k while it has not expired.
