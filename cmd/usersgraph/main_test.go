@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +17,16 @@ import (
 
 	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
+
+// TestMain keeps the servers the tests start in this process from setting
+// the test binary's GOMEMLIMIT from their memory budget (sizeMemory leaves
+// it alone when GOMEMLIMIT is set): the tests run many servers at once.
+func TestMain(m *testing.M) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		os.Setenv("GOMEMLIMIT", "off")
+	}
+	os.Exit(m.Run())
+}
 
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }

@@ -18,13 +18,13 @@ func TestTheMemoryBudgetSizesTheCaches(t *testing.T) {
 		budget, answer int64
 		response       int64
 	}{
-		{"without a setting or a container limit it is 128Mi", nil, noCgroup, 128 << 20, 16 << 20, 16 << 20},
+		{"without a setting or a container limit it is 64Mi", nil, noCgroup, 64 << 20, 8 << 20, 8 << 20},
 		{"a container's limit is the budget", nil, cgroup(64 << 20), 64 << 20, 8 << 20, 8 << 20},
 		{"MEMORY_BUDGET wins over the container's limit", map[string]string{"MEMORY_BUDGET": "512Mi"}, cgroup(64 << 20), 512 << 20, 64 << 20, 16 << 20},
 		{"a response cache set smaller stays so", map[string]string{"MEMORY_BUDGET": "268435456", "RESPONSE_CACHE_MAX_BYTES": "1000"}, noCgroup, 256 << 20, 32 << 20, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{"GOMEMLIMIT": "off-in-tests"} // memlimit.Set leaves the test process alone
+			env := map[string]string{"GOMEMLIMIT": "off-in-tests"} // sizeMemory leaves the test process's limit alone
 			for k, v := range tc.env {
 				env[k] = v
 			}
@@ -44,6 +44,18 @@ func TestTheMemoryBudgetSizesTheCaches(t *testing.T) {
 			}
 		})
 	}
+	t.Run("GOMEMLIMIT leaves room for the binary's resident code", func(t *testing.T) {
+		for budget, want := range map[int64]int64{
+			64 << 20:  43_620_761,  // 57.6Mi less 16Mi
+			128 << 20: 104_018_739, // 115.2Mi less 16Mi
+			16 << 20:  8 << 20,     // never below half
+			1 << 30:   949_590_425,
+		} {
+			if got := goMemLimit(budget); got != want {
+				t.Errorf("budget %d: GOMEMLIMIT %d, want %d", budget, got, want)
+			}
+		}
+	})
 	t.Run("a budget that is no size is refused, naming MEMORY_BUDGET", func(t *testing.T) {
 		for _, v := range []string{"lots", "1Ti", "-5Mi", "1Mi"} {
 			if _, err := loadConfig(nil, env(map[string]string{"MEMORY_BUDGET": v}), io.Discard); err == nil || !strings.Contains(err.Error(), "MEMORY_BUDGET") {
