@@ -1,12 +1,14 @@
 package restclient
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/usersgraph/usersgraph/restclient/restclienttest"
 )
 
 // A decoded user holds its own strings, not the answer it came in: keeping
@@ -47,5 +49,33 @@ func TestADecodedPageDoesNotHoldItsBody(t *testing.T) {
 	runtime.KeepAlive(kept)
 	if perPage > 2000 {
 		t.Errorf("each kept page of one user holds %d bytes of heap: its body (over 20,000 bytes) is kept with it", perPage)
+	}
+}
+
+// Bodies are read into pooled buffers: what a decoded page holds must not
+// change when the next body is read into the same buffer.
+func TestAPageOutlivesTheBufferItWasReadInto(t *testing.T) {
+	fake, err := restclienttest.NewServer(restclienttest.WithAPIKey("k"), restclienttest.WithUsers(restclienttest.DemoUsers(300, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c, err := New(fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithCredential(context.Background(), NewCredential(APIKey, "k"))
+	first, _, err := c.ListUsers(ctx, ListUsersOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%+v", *first)
+	for i := range 20 { // other bodies through the same pool
+		if _, _, err := c.ListUsers(ctx, ListUsersOptions{Limit: 100, Skip: 100 + i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fmt.Sprintf("%+v", *first); got != want {
+		t.Fatalf("a decoded page changed after later reads:\nwas %.300s\nnow %.300s", want, got)
 	}
 }
