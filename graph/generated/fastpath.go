@@ -3,6 +3,7 @@
 package generated
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -53,6 +54,17 @@ func FastPathSchema() *fastpath.Schema { return fastpathSchema }
 // with their own arguments after v.
 func marshalSlice[T any](ec *executionContext, ctx context.Context, sel ast.SelectionSet, v []T, workerLimit int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	return fastpath.MarshalSlice(ctx, fastpathSchema, fastpathExecutor{ec}, sel, v, workerLimit, omitPanicHandler, marshalElement)
+}
+
+// marshalAnswer writes an operation's data into the buffer the request was
+// lent (fastpath.LendAnswerBuffer), else into buf: the generator routes
+// the executor's own marshalling of its answer here.
+func marshalAnswer(ctx context.Context, data graphql.Marshaler, buf *bytes.Buffer) []byte {
+	if lent := fastpath.AnswerBuffer(ctx); lent != nil {
+		buf = lent
+	}
+	data.MarshalGQL(buf)
+	return buf.Bytes()
 }
 
 // fastpathExecutor is the executor's own field functions, for the fast path.

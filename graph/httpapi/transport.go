@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usersgraph/usersgraph/graph"
+	"github.com/usersgraph/usersgraph/graph/fastpath"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -63,7 +64,12 @@ func (overHTTP) Supports(r *http.Request) bool {
 
 func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	start := time.Now()
-	a := t.answer(w, r, exec)
+	// The executor writes the answer's data into a pooled buffer, given
+	// back once the answer is written (nothing keeps its bytes: the
+	// response cache copies what it keeps).
+	ctx, giveBack := fastpath.LendAnswerBuffer(r.Context())
+	defer giveBack()
+	a := t.answer(w, r.WithContext(ctx), exec)
 	if a.resp != nil {
 		keepAnswer(r.Context(), a)
 		writeResponse(w, a.media, a.status, a.resp, meterFrom(r.Context()))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/usersgraph/usersgraph/graph/graphtest"
@@ -99,4 +100,30 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Answers are written into buffers lent from a pool: concurrent requests
+// of different sizes each get their own answer, whole.
+func TestConcurrentAnswersDoNotShareABuffer(t *testing.T) {
+	e := graphtest.Setup(t)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		n := 1 + i%20
+		wg.Go(func() {
+			for range 5 {
+				var got struct {
+					Users struct {
+						Nodes []struct{ ID, Name string }
+					}
+				}
+				e.Query(t, `query($n: Int) { users(first: $n, orderBy: {field: NAME, direction: DESC}) { nodes { id name } } }`,
+					map[string]any{"n": n}, graphtest.APIKey).MustData(t, &got)
+				if len(got.Users.Nodes) != n || got.Users.Nodes[n-1].ID == "" {
+					t.Errorf("first: %d answered %d users: %+v", n, len(got.Users.Nodes), got.Users.Nodes)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

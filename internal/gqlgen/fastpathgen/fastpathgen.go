@@ -12,7 +12,9 @@
 // gqlgen has written the executor, and fails unless the literal occurs
 // exactly once per list of objects in gqlgen's model: a gqlgen release
 // that changes that call fails generation instead of silently dropping
-// the fast path.
+// the fast path. A second literal, the operation's answer written into a
+// fresh buffer, is swapped for marshalAnswer (a buffer the transport
+// lends), and must occur exactly once (the schema has queries only).
 package fastpathgen
 
 import (
@@ -33,6 +35,9 @@ import (
 const (
 	ConcurrentCall = "graphql.MarshalSliceConcurrently(ctx, len(v),"
 	RoutedCall     = "marshalSlice(ec, ctx, sel, v,"
+
+	FreshAnswer = "var buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()"
+	LentAnswer  = "var buf bytes.Buffer\n\t\t\tresponse.Data = marshalAnswer(ctx, data, &buf)"
 )
 
 //go:embed fastpath.gotpl
@@ -97,7 +102,7 @@ func (p *Plugin) RouteLists(execFile string) error {
 }
 
 // Route returns the executor src with its lists of objects routed to
-// marshalSlice. want is the number of lists of objects in gqlgen's model
+// marshalSlice and its answer to marshalAnswer. want is the number of lists of objects in gqlgen's model
 // (ConcurrentLists); the literal must occur exactly that often, and gqlgen's
 // function in no other form.
 func Route(src []byte, want int) ([]byte, error) {
@@ -110,6 +115,13 @@ func Route(src []byte, want int) ([]byte, error) {
 	if n := bytes.Count(src, []byte("MarshalSliceConcurrently(")); n != want {
 		return nil, fmt.Errorf("the executor calls MarshalSliceConcurrently %d times, %d of them in an unexpected form", n, n-want)
 	}
+	if n := bytes.Count(src, []byte(FreshAnswer)); n != 1 {
+		return nil, fmt.Errorf("the executor writes an operation's answer %d times in the expected form %q, want once: has gqlgen's root template changed?", n, FreshAnswer)
+	}
+	if n := bytes.Count(src, []byte("MarshalGQL(&buf)")); n != 1 {
+		return nil, fmt.Errorf("the executor marshals into a buffer of its own %d times, want once", n)
+	}
+	src = bytes.ReplaceAll(src, []byte(FreshAnswer), []byte(LentAnswer))
 	return bytes.ReplaceAll(src, []byte(ConcurrentCall), []byte(RoutedCall)), nil
 }
 

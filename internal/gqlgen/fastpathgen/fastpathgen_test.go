@@ -28,6 +28,10 @@ func gqlgensOutput(t *testing.T) ([]byte, int) {
 	if bytes.Contains(routed, []byte("MarshalSliceConcurrently(")) {
 		t.Fatal("the committed executor still calls MarshalSliceConcurrently: run go generate ./...")
 	}
+	if bytes.Count(routed, []byte(LentAnswer)) != 1 {
+		t.Fatal("the committed executor does not write its answer with marshalAnswer: run go generate ./...")
+	}
+	routed = bytes.ReplaceAll(routed, []byte(LentAnswer), []byte(FreshAnswer))
 	return bytes.ReplaceAll(routed, []byte(RoutedCall), []byte(ConcurrentCall)), n
 }
 
@@ -57,6 +61,8 @@ func TestRouteSwapsOneLiteralOrFails(t *testing.T) {
 		{"a model with one more list than the output fails", src, lists + 1},
 		{"a model with one list less than the output fails", src, lists - 1},
 		{"a model with no list fails", src, 0},
+		{"a release that writes its answer otherwise fails", bytes.ReplaceAll(src, []byte("data.MarshalGQL(&buf)"), []byte("graphql.MarshalInto(data, &buf)")), lists},
+		{"a release that writes two answers fails", append(append([]byte{}, src...), []byte("\n/*\n"+FreshAnswer+"\n*/\n")...), lists},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := Route(c.src, c.want); err == nil {
