@@ -469,7 +469,18 @@ type soakReport struct {
 	RSSBytes        []int64      `json:"rssBytesEverySecond"`
 	PeakRSSBytes    int64        `json:"peakRssBytes"` // VmHWM at the end, or the highest sample
 	Caches          cacheFigures `json:"caches"`
+	// The same workload sent to Cognigy directly: the GETs a sample of
+	// its queries caused through a cache-off facade, under wrk for at most
+	// a minute after the soak. Distinct workload only.
+	RESTSample           int      `json:"restSampleQueries,omitempty"`
+	RESTGetsPerQuery     float64  `json:"restGetsPerQuery,omitempty"`
+	REST                 *wrkCell `json:"rest,omitempty"` // per GET
+	RESTQueriesPerSecond float64  `json:"restQueriesPerSecond,omitempty"`
 }
+
+// soakRESTSample is how many of the soak's distinct queries are sent
+// through a cache-off facade to learn their GETs (about 2 ms each).
+const soakRESTSample = 2000
 
 // runSoak loads a fresh facade (default config plus -soak-env) for
 // o.soakDuration, sampling its RSS every second.
@@ -542,5 +553,51 @@ func runSoak(ctx context.Context, o options, env *benchEnv, ms *mixSetup) (*soak
 	if exit := f.Exited(); exit != "" {
 		return rep, fmt.Errorf("the facade exited during the soak: %s; its output:\n%s", exit, f.Output.String())
 	}
-	return rep, nil
+	f.Stop()
+	if o.soakWorkload == "distinct" {
+		err = soakREST(ctx, o, env, ms, wb, rep, qs, seq)
+	}
+	return rep, err
+}
+
+// soakREST records the GETs of a sample of the distinct queries through a
+// cache-off facade, then sends those GETs, in the soak's order, straight
+// to the fake under wrk.
+func soakREST(ctx context.Context, o options, env *benchEnv, ms *mixSetup, wb *wrkBench, rep *soakReport, qs []mixQuery, seq []int) error {
+	gen, _, err := env.startFacade(ctx, "soak's REST sample, every cache off", ms.fake.URL, cacheOffEnv...)
+	if err != nil {
+		return err
+	}
+	defer gen.Stop()
+	client := loadkit.NewHTTPClient(1)
+	defer client.CloseIdleConnections()
+	rec := &mixRecorder{url: gen.URL(), fake: ms.fake, client: client}
+	n := min(soakRESTSample, len(seq))
+	env.progress("recording the GETs of %d of the soak's queries through a cache-off facade ...", n)
+	sample := make([]mixQuery, 0, n)
+	for _, i := range seq[:n] {
+		q := qs[i]
+		if _, err := rec.do(ctx, &q); err != nil {
+			return fmt.Errorf("soak's REST sample: %w", err)
+		}
+		sample = append(sample, q)
+	}
+	ms.fake.ResetCounts()
+	gen.Stop()
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	reqs, restSeq, per := restMix(sample, order)
+	rep.RESTSample, rep.RESTGetsPerQuery = n, per
+	fu, _ := url.Parse(ms.fake.URL)
+	rep.REST, err = wb.run(ctx, cellSpec{System: sysDirect, Query: "the soak's GETs", Clients: o.mixClients, BaseURL: "http://" + fu.Host,
+		Reqs: reqs, Seq: restSeq}, o.warmup, min(o.soakDuration, time.Minute), nil)
+	if err != nil {
+		return err
+	}
+	if per > 0 {
+		rep.RESTQueriesPerSecond = rep.REST.RequestsPerSecond / per
+	}
+	return nil
 }

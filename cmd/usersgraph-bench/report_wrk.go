@@ -88,7 +88,17 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 		p("soak under wrk: %s workload, %d distinct queries, %gs; facade env: %s", s.Workload, s.Distinct, s.DurationSeconds, strings.Join(s.FacadeEnv, " "))
 		if s.Cell != nil {
 			header()
-			row(s.Cell, procFacade, "")
+			ratio := ""
+			if s.RESTQueriesPerSecond > 0 {
+				ratio = fmt.Sprintf("%.2f", s.Cell.RequestsPerSecond/s.RESTQueriesPerSecond)
+			}
+			row(s.Cell, procFacade, ratio)
+		}
+		if s.REST != nil {
+			row(s.REST, "", "")
+			p("direct REST: the GETs %d of the soak's queries caused through a cache-off facade, %.3f per query, in the", s.RESTSample, s.RESTGetsPerQuery)
+			p("  soak's order: %s GETs/s = %s queries/s; its latencies are per GET; its failed are 404s, lookups of", num(s.REST.RequestsPerSecond), num(s.RESTQueriesPerSecond))
+			p("  users that createdBy/lastChangedBy name but the tenant no longer has (the facade answers null)")
 		}
 		p("facade caches over the soak: %s", s.Caches)
 		p("RSS: idle %s; %s; peak %s", mibs(s.IdleRSSBytes), rssSeries(s.RSSBytes), mibs(s.PeakRSSBytes))
