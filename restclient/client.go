@@ -43,8 +43,9 @@ type Client struct {
 	now      func() time.Time
 	// keepBodies keeps each body as received in its Response, for the
 	// shared cache.
-	keepBodies bool
-	keyHMAC    []byte // keys credential hashes; random per Client unless shared
+	keepBodies     bool
+	keyHMAC        []byte // keys credential hashes; random per Client unless shared
+	credentialMACs *macs  // HMAC states under keyHMAC
 
 	layers   fetcher  // what a GET goes through, composed by New
 	breaker  *breaker // nil: no breaker
@@ -124,6 +125,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("restclient: random key: %w", err)
 		}
 	}
+	c.credentialMACs = newMACs(c.keyHMAC)
 	if c.maxBytes <= 0 || c.maxBytes == math.MaxInt64 {
 		c.maxBytes = math.MaxInt64 - 1 // no cap, and no overflow of the +1 below
 	}
@@ -302,12 +304,11 @@ func (c *Client) once(ctx context.Context, u string, decode func([]byte) (any, e
 	if httpResp.ContentLength > c.maxBytes {
 		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
-	buf := readBuffer(httpResp.ContentLength)
-	defer releaseReadBuffer(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(httpResp.Body, c.maxBytes+1)); err != nil {
+	body, giveBack, err := readBody(httpResp, c.maxBytes)
+	if err != nil {
 		return nil, resp, transportError(ctx, err)
 	}
-	body := buf.Bytes()
+	defer giveBack()
 	if int64(len(body)) > c.maxBytes {
 		return nil, resp, &DecodeError{StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
@@ -330,13 +331,25 @@ var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // kept alive by the pool.
 const maxPooledRead = 1 << 20
 
-func readBuffer(contentLength int64) *bytes.Buffer {
+// readBody reads a body of at most limit+1 bytes: into a pooled buffer
+// when its length is announced and small enough to pool, else as
+// io.ReadAll does (a buffer doubling from empty would allocate several
+// times a huge body's cap). giveBack returns the pooled buffer; the body
+// must not be used after it.
+func readBody(r *http.Response, limit int64) (body []byte, giveBack func(), err error) {
+	if r.ContentLength <= 0 || r.ContentLength >= maxPooledRead || r.ContentLength > limit {
+		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		return body, func() {}, err
+	}
 	buf := readBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
-	if contentLength > 0 && contentLength < maxPooledRead {
-		buf.Grow(int(contentLength) + bytes.MinRead) // ReadFrom wants MinRead free before it sees EOF
+	buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead free before it sees EOF
+	giveBack = func() { releaseReadBuffer(buf) }
+	if _, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		giveBack()
+		return nil, func() {}, err
 	}
-	return buf
+	return buf.Bytes(), giveBack, nil
 }
 
 func releaseReadBuffer(buf *bytes.Buffer) {

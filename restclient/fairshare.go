@@ -2,9 +2,7 @@ package restclient
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -35,7 +33,7 @@ type callerShare struct {
 	next    fetcher
 	limit   rate.Limit
 	burst   int
-	secret  []byte
+	macs    *macs // keyed with a random secret
 	mu      sync.Mutex
 	buckets *lru.Cache[[32]byte, *rate.Limiter]
 	now     func() time.Time
@@ -45,16 +43,12 @@ func newCallerShare(next fetcher, perSecond float64, burst int, now func() time.
 	buckets, _ := lru.New[[32]byte, *rate.Limiter](DefaultMaxCallers) // > 0: never fails
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // never fails (crypto/rand)
-	return &callerShare{next: next, limit: rate.Limit(perSecond), burst: max(burst, 1), secret: secret, buckets: buckets, now: now}
+	return &callerShare{next: next, limit: rate.Limit(perSecond), burst: max(burst, 1), macs: newMACs(secret), buckets: buckets, now: now}
 }
 
 func (l *callerShare) get(ctx context.Context, req request) result {
 	cred, _ := CredentialFrom(ctx)
-	m := hmac.New(sha256.New, l.secret)
-	m.Write([]byte{byte(cred.Kind)})
-	m.Write([]byte(cred.Secret()))
-	var k [32]byte
-	m.Sum(k[:0])
+	k := l.macs.digest(cred)
 	l.mu.Lock()
 	b, ok := l.buckets.Get(k)
 	if !ok {

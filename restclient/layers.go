@@ -6,7 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,10 +95,35 @@ func WithDataNotes(ctx context.Context, note func(fetched time.Time)) context.Co
 // neither the caches nor the coalescing ever mix two callers, and the URL.
 func (c *Client) requestKey(ctx context.Context, u string) string {
 	cred, _ := CredentialFrom(ctx)
-	m := hmac.New(sha256.New, c.keyHMAC)
-	m.Write([]byte{byte(cred.Kind)})
-	m.Write([]byte(cred.Secret()))
-	return hex.EncodeToString(m.Sum(nil)[:16]) + " " + u
+	d := c.credentialMACs.digest(cred)
+	var hexed [32]byte
+	hex.Encode(hexed[:], d[:16])
+	var b strings.Builder
+	b.Grow(len(hexed) + 1 + len(u))
+	b.Write(hexed[:])
+	b.WriteByte(' ')
+	b.WriteString(u)
+	return b.String()
+}
+
+// macs computes keyed hashes of credentials with HMAC states kept for
+// reuse: a fresh hmac.New on each of the many cache lookups (ten or so an
+// executed query) allocated several objects each time.
+type macs struct{ pool sync.Pool }
+
+func newMACs(key []byte) *macs {
+	return &macs{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// digest is HMAC-SHA256(key, kind byte ‖ secret).
+func (m *macs) digest(cred Credential) (out [32]byte) {
+	h := m.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte{byte(cred.Kind)})
+	io.WriteString(h, cred.Secret())
+	h.Sum(out[:0])
+	m.pool.Put(h)
+	return out
 }
 
 // cacheable: the answers a cache may keep, successes and 404s.
