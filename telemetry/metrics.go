@@ -41,6 +41,7 @@ type Metrics struct {
 	upstreamTime   *prometheus.HistogramVec
 	cache          *prometheus.CounterVec
 	responseCache  *prometheus.CounterVec
+	inFlightShared prometheus.Counter
 	sharedCache    *prometheus.CounterVec
 	coalesced      prometheus.Counter
 	batchSize      prometheus.Histogram
@@ -53,8 +54,9 @@ type Metrics struct {
 }
 
 var (
-	_ httpapi.Observer    = (*Metrics)(nil)
-	_ restclient.Observer = (*Metrics)(nil)
+	_ httpapi.Observer         = (*Metrics)(nil)
+	_ httpapi.InFlightObserver = (*Metrics)(nil)
+	_ restclient.Observer      = (*Metrics)(nil)
 )
 
 // New returns metrics registered in a registry of their own, with the Go
@@ -96,6 +98,10 @@ func New() *Metrics {
 			Name: "usersgraph_response_cache_lookups_total",
 			Help: "Lookups of complete GraphQL answers repeated by the same caller, by result (hit, miss).",
 		}, []string{"result"}),
+		inFlightShared: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "usersgraph_inflight_shared_total",
+			Help: "GraphQL requests answered with the execution of an identical request (same caller) that was running when they arrived.",
+		}),
 		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "usersgraph_upstream_coalesced_total",
 			Help: "Calls that joined an identical request to Cognigy already in flight instead of sending their own.",
@@ -122,7 +128,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.inFlight, m.upstream, m.upstreamTime,
-		m.cache, m.sharedCache, m.responseCache, m.coalesced, m.batchSize, m.breaker,
+		m.cache, m.sharedCache, m.responseCache, m.inFlightShared, m.coalesced, m.batchSize, m.breaker,
 	)
 	for _, r := range []string{"hit", "miss"} {
 		m.cache.WithLabelValues(r)
@@ -207,6 +213,9 @@ var _ restclient.SharedCacheObserver = (*Metrics)(nil)
 func (m *Metrics) SharedCacheLookup(outcome string) { m.sharedCache.WithLabelValues(outcome).Inc() }
 
 var _ httpapi.ResponseCacheObserver = (*Metrics)(nil)
+
+// InFlightShared implements httpapi.InFlightObserver.
+func (m *Metrics) InFlightShared() { m.inFlightShared.Inc() }
 
 // ResponseCacheLookup implements httpapi.ResponseCacheObserver.
 func (m *Metrics) ResponseCacheLookup(hit bool) { m.responseCache.WithLabelValues(hitLabel(hit)).Inc() }

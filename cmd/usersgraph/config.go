@@ -55,6 +55,7 @@ type config struct {
 	TrustedDocuments     string  // a manifest's path; empty: none
 	TrustedOnly          bool
 	Introspection        bool
+	InFlightSharing      bool
 	Lookup               loaders.Route
 	LookupConcurrency    int
 	// DemoLookupCase makes demo mode's fake answer lookups as one of the
@@ -98,6 +99,7 @@ var settings = []setting{
 	{env: "CACHE_MAX_ENTRIES", flag: "cache-max-entries", def: "10000", usage: "upstream answers kept at most"},
 	{env: "MEMORY_BUDGET", flag: "memory-budget", usage: "memory the process should stay within, in bytes or with Ki, Mi or Gi (unset: the container's limit, else 64Mi); GOMEMLIMIT, unless set, is 90% of it less 16Mi for the binary's code, and each of the two caches gets at most an eighth"},
 	{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "16777216", usage: "memory for complete GraphQL answers repeated by the same caller within CACHE_TTL (0 = no response cache)"},
+	{env: "INFLIGHT_SHARING", flag: "inflight-sharing", def: "true", usage: "answer a request identical to one executing (same credential, same request) with that execution's answer, with or without the caches: true or false"},
 	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest POST body accepted (413 beyond)"},
 	{env: "MAX_COMPLEXITY", flag: "max-complexity", def: "5000", usage: "largest operation complexity; a list field counts once per item it can return (0 = no limit)"},
 	{env: "MAX_DEPTH", flag: "max-depth", def: "12", usage: "deepest field nesting, introspection not counted (0 = no limit)"},
@@ -241,6 +243,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		errs = append(errs, fmt.Errorf("INTROSPECTION must be true or false, got %q", get("INTROSPECTION")))
 	} else {
 		c.Introspection = b
+	}
+	if b, err := strconv.ParseBool(get("INFLIGHT_SHARING")); err != nil {
+		errs = append(errs, fmt.Errorf("INFLIGHT_SHARING must be true or false, got %q", get("INFLIGHT_SHARING")))
+	} else {
+		c.InFlightSharing = b
 	}
 	if len(errs) > 0 {
 		return c, errs[0]

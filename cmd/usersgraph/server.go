@@ -150,6 +150,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		DocumentCacheBytes:   cfg.DocumentCacheBytes,
 		ResponseCacheTTL:     responseCacheTTL(cfg),
 		ResponseCacheBytes:   cfg.ResponseCacheBytes,
+		NoInFlightSharing:    !cfg.InFlightSharing,
 	})
 
 	// A field to paste the caller's key into; filled in demo mode.

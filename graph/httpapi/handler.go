@@ -81,6 +81,10 @@ type Config struct {
 	// ResponseCacheBytes bounds the response cache;
 	// 0 = DefaultResponseCacheBytes.
 	ResponseCacheBytes int64
+	// NoInFlightSharing turns off the sharing of one execution among
+	// identical requests (same caller, same request) that arrive while it
+	// runs; it is on by default, with or without the response cache.
+	NoInFlightSharing bool
 	// PersistedQueries stores automatic persisted queries; nil = an
 	// in-memory LRU of PersistedQueryBytes. Replicas share one (Redis).
 	PersistedQueries graphql.Cache[string]
@@ -157,7 +161,9 @@ func NewHandler(cfg Config) http.Handler {
 		})
 	}
 	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential,
-		withResponseCache(cfg.ResponseCacheTTL, cfg.ResponseCacheBytes, maxBody, obs, withMeter(loaders.Middleware(up, lookup, gql)))))
+		withResponseCache(responseCacheConfig{ttl: cfg.ResponseCacheTTL, maxBytes: cfg.ResponseCacheBytes, maxBody: maxBody,
+			share: !cfg.NoInFlightSharing, maxShared: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes))},
+			obs, withMeter(loaders.Middleware(up, lookup, gql)))))
 }
 
 func orDefault[N int | int64](v, def N) N {

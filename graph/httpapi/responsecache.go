@@ -27,27 +27,50 @@ type ResponseCacheObserver interface {
 	ResponseCacheLookup(hit bool)
 }
 
+// InFlightObserver is implemented by an Observer that also wants to know
+// about every request answered with an identical request's execution.
+type InFlightObserver interface {
+	InFlightShared()
+}
+
+type responseCacheConfig struct {
+	ttl       time.Duration // 0: no response cache
+	maxBytes  int64         // of the response cache; 0: DefaultResponseCacheBytes
+	maxBody   int64         // largest request body keyed
+	share     bool          // share executions in flight
+	maxShared int64         // largest answer shared in flight
+}
+
 // withResponseCache answers a request that the same caller repeats within
-// ttl with the bytes of the first answer, without executing it again. The
-// key is a keyed hash (the key is random per process) of the credential
-// the request runs with and of everything the answer depends on: method,
-// Accept, Content-Type, query string and body. Only complete answers are
-// kept (status 200, no errors: see respcache.Keep in the transport), each
-// until ttl after the oldest upstream data in it was fetched, so an answer
-// is never older than the upstream cache would allow.
-func withResponseCache(ttl time.Duration, maxBytes, maxBody int64, obs Observer, next http.Handler) http.Handler {
-	if ttl <= 0 {
+// ttl with the bytes of the first answer, without executing it again; and
+// a request identical to one executing meanwhile with that one's answer
+// (in-flight sharing, with or without the cache). The key is a keyed hash
+// (the key is random per process) of the credential the request runs with
+// and of everything the answer depends on: method, Accept, Content-Type,
+// query string and body. Only complete answers are kept or shared (status
+// 200, no errors: see respcache.Keep in the transport), each kept until ttl
+// after the oldest upstream data in it was fetched, so an answer is never
+// older than the upstream cache would allow.
+func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) http.Handler {
+	if rc.ttl <= 0 && !rc.share {
 		return next
 	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultResponseCacheBytes
+	var cache *respcache.Cache
+	if rc.ttl > 0 {
+		if rc.maxBytes <= 0 {
+			rc.maxBytes = DefaultResponseCacheBytes
+		}
+		cache = respcache.New(rc.maxBytes, rc.maxBytes/16)
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // never fails (crypto/rand)
 	rco, _ := obs.(ResponseCacheObserver)
-	return respcache.Middleware(respcache.New(maxBytes, maxBytes/16), respcache.Config{
-		TTL:     ttl,
-		MaxBody: maxBody,
+	ifo, _ := obs.(InFlightObserver)
+	return respcache.Middleware(cache, respcache.Config{
+		TTL:           rc.ttl,
+		MaxBody:       rc.maxBody,
+		ShareInFlight: rc.share,
+		MaxShared:     rc.maxShared,
 		Key: func(r *http.Request, body []byte) (respcache.Key, bool) {
 			var k respcache.Key
 			m := hmac.New(sha256.New, secret)
@@ -85,6 +108,16 @@ func withResponseCache(ttl time.Duration, maxBytes, maxBody int64, obs Observer,
 			if hit != nil {
 				obs.Operation(r.Context(), Operation{Name: hit.Operation, Outcome: "ok", Elapsed: elapsed})
 			}
+		},
+		OnShared: func(r *http.Request, shared *respcache.Entry, elapsed time.Duration) {
+			if ifo != nil {
+				ifo.InFlightShared()
+			}
+			if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+				span.SetAttributes(attribute.Bool("usersgraph.inflight.shared", true),
+					attribute.String("graphql.operation.name", shared.Operation))
+			}
+			obs.Operation(r.Context(), Operation{Name: shared.Operation, Outcome: "ok", Elapsed: elapsed})
 		},
 	}, next)
 }

@@ -215,3 +215,43 @@ func TestTheRequestSpanSaysWhetherTheResponseCacheAnswered(t *testing.T) {
 		t.Fatalf("request spans: %s", s)
 	}
 }
+
+// Identical queries arriving while the first executes get its answer,
+// with every cache off; with sharing off each executes.
+func TestIdenticalQueriesInFlightShareOneExecution(t *testing.T) {
+	for _, share := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sharing %v", share), func(t *testing.T) {
+			obs := &cacheObserver{}
+			e := graphtest.Setup(t, graphtest.WithFake(restclienttest.WithLatency(300*time.Millisecond)),
+				graphtest.WithConfig(func(c *httpapi.Config) { c.Observer, c.NoInFlightSharing = obs, !share }))
+			const n = 10
+			answers := make([]graphtest.Response, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() { answers[i] = e.Query(t, cachedQuery, nil, graphtest.APIKey) })
+			}
+			wg.Wait()
+			spentNothing := 0
+			for _, a := range answers {
+				a.MustData(t, &struct{}{})
+				if string(a.Data) != string(answers[0].Data) {
+					t.Fatalf("answers differ:\n%s\n%s", graphtest.Short(a.Raw), graphtest.Short(answers[0].Raw))
+				}
+				if _, spent := upstreamCalls(t, a); spent == 0 {
+					spentNothing++
+				}
+			}
+			if !share {
+				if obs.batches != n || spentNothing != 0 {
+					t.Fatalf("without sharing: %d executions (loader batches), %d answers that spent nothing; want %d and 0", obs.batches, spentNothing, n)
+				}
+				return
+			}
+			// All ten arrive within the first call's 300 ms: at most a
+			// straggler on a loaded machine executes on its own.
+			if obs.batches > 2 || spentNothing != n-obs.batches {
+				t.Fatalf("with sharing: %d executions (loader batches), %d answers that spent nothing, of %d", obs.batches, spentNothing, n)
+			}
+		})
+	}
+}

@@ -31,13 +31,35 @@ type Config struct {
 	// Stored, when set, maps the bytes of an answer to the bytes kept for
 	// its repeats: what a repeat says differently (that it cost nothing).
 	Stored func(body []byte) []byte
+	// ShareInFlight lets a request wait for an identical one (same key)
+	// already executing and answer with its bytes, as Stored makes them,
+	// when that answer is one Keep marked; otherwise it executes on its
+	// own. It works with or without a cache.
+	ShareInFlight bool
+	// MaxShared bounds an answer shared in flight when there is no cache
+	// (with one, the cache's bound on an entry applies).
+	MaxShared int64
+	// OnShared, when set, is told about every request answered with the
+	// bytes of an identical one, with the time it took.
+	OnShared func(r *http.Request, shared *Entry, elapsed time.Duration)
+
+	joined func() // tests: called when a request starts waiting for another
 }
 
-// Middleware answers a repeated request from c, and keeps the answers
-// that next marked as cacheable (with Keep) from the second time their
-// request is seen. A request with
-// "Cache-Control: no-cache" is executed anew, and its answer kept.
+// Middleware answers a repeated request from c (nil: no cache), and keeps
+// the answers that next marked as cacheable (with Keep) from the second
+// time their request is seen. A request with "Cache-Control: no-cache" is
+// executed anew, and its answer kept. With cfg.ShareInFlight, identical
+// requests executing at the same time share one execution.
 func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
+	var fl *flights
+	maxEntry := cfg.MaxShared
+	if cfg.ShareInFlight {
+		fl = newFlights()
+	}
+	if c != nil {
+		maxEntry = c.maxEntry
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -64,12 +86,10 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !noCache(r.Header) {
+		fresh := noCache(r.Header)
+		if c != nil && !fresh {
 			if e, ok := c.Get(k); ok {
-				h := w.Header()
-				h.Set("Content-Type", e.ContentType)
-				w.WriteHeader(e.Status)
-				_, _ = w.Write(e.Body)
+				serve(w, e)
 				if cfg.OnLookup != nil {
 					cfg.OnLookup(r, e, time.Since(start))
 				}
@@ -79,20 +99,49 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 				cfg.OnLookup(r, nil, 0)
 			}
 		}
-
-		if !c.SeenBefore(k) {
+		var f *flight
+		if fl != nil && !fresh {
+			var lead bool
+			if f, lead = fl.join(k); !lead {
+				if cfg.joined != nil {
+					cfg.joined()
+				}
+				select {
+				case <-f.done:
+				case <-r.Context().Done():
+					return // the caller hung up: no one to answer
+				}
+				if e := f.entry; e != nil {
+					serve(w, e)
+					if cfg.OnShared != nil {
+						cfg.OnShared(r, e, time.Since(start))
+					}
+					return
+				}
+				f = nil // nothing to share: executed on its own
+			}
+		}
+		seen := c != nil && c.SeenBefore(k)
+		if !seen && f == nil {
 			// The first sight of a request: most are never repeated.
 			next.ServeHTTP(w, r)
 			return
 		}
+		var shared *Entry
+		if f != nil {
+			defer func() { fl.land(k, f, shared) }() // also when next panics
+		}
 		d := &decision{}
 		ctx := context.WithValue(r.Context(), decisionKey{}, d)
 		ctx = cfg.TrackData(ctx, d.noteData)
-		rec := &recorder{ResponseWriter: w, limit: c.maxEntry}
+		rec := &recorder{ResponseWriter: w, limit: maxEntry, record: seen}
+		if f != nil {
+			rec.first = func() { rec.record = fl.seal(k, f) || seen }
+		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 
 		operation, oldest, keep := d.result()
-		if !keep || rec.status != http.StatusOK || rec.overflow {
+		if !keep || rec.status != http.StatusOK || rec.overflow || !rec.record {
 			return
 		}
 		if oldest.IsZero() {
@@ -102,17 +151,30 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 		if cfg.Stored != nil {
 			kept = cfg.Stored(kept)
 		}
-		// Kept for its TTL: in an allocation of its own size, not in the
-		// recorder's buffer, which may be twice as large.
-		kept = append(make([]byte, 0, len(kept)), kept...)
-		c.Add(k, &Entry{
+		if seen {
+			// Kept for its TTL: in an allocation of its own size, not in
+			// the recorder's buffer, which may be twice as large.
+			kept = append(make([]byte, 0, len(kept)), kept...)
+		}
+		e := &Entry{
 			Status:      rec.status,
 			ContentType: rec.Header().Get("Content-Type"),
 			Body:        kept,
 			Operation:   operation,
 			Expires:     oldest.Add(cfg.TTL),
-		})
+		}
+		shared = e
+		if seen {
+			c.Add(k, e)
+		}
 	})
+}
+
+// serve writes a kept answer.
+func serve(w http.ResponseWriter, e *Entry) {
+	w.Header().Set("Content-Type", e.ContentType)
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(e.Body)
 }
 
 // Keep marks the request's answer as one that may be served again to the
@@ -158,9 +220,19 @@ type recorder struct {
 	status   int
 	buf      bytes.Buffer
 	overflow bool
+	record   bool   // copy what is written; may be set by first
+	first    func() // called before the first byte or header is written
+}
+
+func (r *recorder) begin() {
+	if r.first != nil {
+		r.first()
+		r.first = nil
+	}
 }
 
 func (r *recorder) WriteHeader(status int) {
+	r.begin()
 	if r.status == 0 {
 		r.status = status
 	}
@@ -168,10 +240,11 @@ func (r *recorder) WriteHeader(status int) {
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
+	r.begin()
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if !r.overflow {
+	if r.record && !r.overflow {
 		if int64(r.buf.Len()+len(b)) > r.limit {
 			r.overflow = true
 			r.buf = bytes.Buffer{}

@@ -1,0 +1,145 @@
+package respcache
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gated stands for the GraphQL handler: every execution waits for open to
+// be closed, then answers with its number, and keeps its answer when keep
+// says so; panics when boom is set.
+type gated struct {
+	open  chan struct{}
+	calls atomic.Int32
+	keep  bool
+	boom  bool
+}
+
+func (g *gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := g.calls.Add(1)
+	<-g.open
+	if g.boom {
+		panic(http.ErrAbortHandler)
+	}
+	if g.keep {
+		Keep(r.Context(), "Users")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"data":{"n":` + string(rune('0'+n)) + `},"extensions":{"upstreamCalls":{"estimated":1,"spent":1}}}`))
+}
+
+// share runs n identical requests at once through the middleware with
+// in-flight sharing and no cache; the gate opens once the other n-1 wait
+// for the first.
+func share(t *testing.T, g *gated, n int) (bodies []string, shared int) {
+	t.Helper()
+	var waiting sync.WaitGroup
+	waiting.Add(n - 1)
+	var sharedN atomic.Int32
+	cfg, _ := testConfig(0, 1<<10)
+	cfg.ShareInFlight, cfg.MaxShared = true, 1<<16
+	cfg.Stored = func(b []byte) []byte { return []byte(strings.Replace(string(b), `"spent":1`, `"spent":0`, 1)) }
+	cfg.joined = waiting.Done
+	cfg.OnShared = func(*http.Request, *Entry, time.Duration) { sharedN.Add(1) }
+	h := Middleware(nil, cfg, g)
+	out := make([]string, n)
+	var all sync.WaitGroup
+	all.Go(func() { out[0] = do(t, h, "k", `{"query":"{ a }"}`).Body.String() })
+	for g.calls.Load() == 0 {
+		time.Sleep(time.Millisecond) // the first request is executing
+	}
+	for i := 1; i < n; i++ {
+		all.Go(func() { out[i] = do(t, h, "k", `{"query":"{ a }"}`).Body.String() })
+	}
+	waiting.Wait()
+	close(g.open)
+	all.Wait()
+	return out, int(sharedN.Load())
+}
+
+func TestIdenticalRequestsInFlightShareOneExecution(t *testing.T) {
+	g := &gated{open: make(chan struct{}), keep: true}
+	bodies, shared := share(t, g, 8)
+	if g.calls.Load() != 1 || shared != 7 {
+		t.Fatalf("%d executions and %d shared answers for 8 identical requests at once; want 1 and 7", g.calls.Load(), shared)
+	}
+	if !strings.Contains(bodies[0], `"spent":1`) {
+		t.Errorf("the executing request answered %s", bodies[0])
+	}
+	for _, b := range bodies[1:] {
+		if b != strings.Replace(bodies[0], `"spent":1`, `"spent":0`, 1) {
+			t.Fatalf("a waiting request got %s; the executing one %s", b, bodies[0])
+		}
+	}
+}
+
+func TestAnAnswerNotKeptIsNotShared(t *testing.T) {
+	g := &gated{open: make(chan struct{}), keep: false}
+	bodies, shared := share(t, g, 5)
+	if g.calls.Load() != 5 || shared != 0 {
+		t.Fatalf("%d executions, %d shared: an answer with errors was shared", g.calls.Load(), shared)
+	}
+	seen := map[string]bool{}
+	for _, b := range bodies {
+		seen[b] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("want five answers of their own, got %v", bodies)
+	}
+}
+
+func TestWhenTheFirstRequestFailsTheOthersRunOnTheirOwn(t *testing.T) {
+	g := &gated{open: make(chan struct{}), keep: true, boom: true}
+	var waiting sync.WaitGroup
+	waiting.Add(3)
+	cfg, _ := testConfig(0, 1<<10)
+	cfg.ShareInFlight, cfg.MaxShared, cfg.joined = true, 1<<16, waiting.Done
+	mw := Middleware(nil, cfg, g)
+	serve := func() {
+		defer func() { _ = recover() }() // as net/http recovers http.ErrAbortHandler
+		do(t, mw, "k", `{"query":"{ a }"}`)
+	}
+	var all sync.WaitGroup
+	all.Go(serve)
+	for g.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for range 3 {
+		all.Go(serve)
+	}
+	waiting.Wait()
+	close(g.open) // every execution panics from here on
+	done := make(chan struct{})
+	go func() { all.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("requests waiting for a request that panicked never returned")
+	}
+	if g.calls.Load() != 4 {
+		t.Fatalf("%d executions: the three waiting requests should each have run after the first failed", g.calls.Load())
+	}
+}
+
+func TestNoCacheRequestsDoNotWaitForOthers(t *testing.T) {
+	g := &gated{open: make(chan struct{}), keep: true}
+	cfg, _ := testConfig(0, 1<<10)
+	cfg.ShareInFlight, cfg.MaxShared = true, 1<<16
+	h := Middleware(nil, cfg, g)
+	var all sync.WaitGroup
+	for range 3 {
+		all.Go(func() { do(t, h, "k", `{"query":"{ a }"}`, "Cache-Control", "no-cache") })
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.calls.Load() < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // all three must execute: none waits
+			close(g.open)
+			t.Fatalf("%d of 3 no-cache requests executed: the others waited for them", g.calls.Load())
+		}
+	}
+	close(g.open)
+	all.Wait()
+}
