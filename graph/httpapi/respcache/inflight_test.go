@@ -1,7 +1,9 @@
 package respcache
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,4 +144,43 @@ func TestNoCacheRequestsDoNotWaitForOthers(t *testing.T) {
 	}
 	close(g.open)
 	all.Wait()
+}
+
+// A waiting request whose time runs out is answered as next answers any
+// request out of time, not with an empty body.
+func TestAWaitingRequestOutOfTimeIsAnsweredByTheHandler(t *testing.T) {
+	open := make(chan struct{})
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-open:
+			Keep(r.Context(), "Users")
+			_, _ = w.Write([]byte(`{"data":{}}`))
+		case <-r.Context().Done():
+			w.WriteHeader(http.StatusGatewayTimeout)
+			_, _ = w.Write([]byte(`{"errors":[{"message":"out of time"}]}`))
+		}
+	})
+	joined := make(chan struct{})
+	cfg, _ := testConfig(0, 1<<10)
+	cfg.ShareInFlight, cfg.MaxShared, cfg.joined = true, 1<<16, func() { close(joined) }
+	mw := Middleware(nil, cfg, h)
+	var first sync.WaitGroup
+	first.Go(func() { do(t, mw, "k", `{"query":"{ a }"}`) })
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ a }"}`)).WithContext(ctx)
+	r.Header.Set("X-API-Key", "k")
+	w := httptest.NewRecorder()
+	mw.ServeHTTP(w, r)
+	<-joined
+	if w.Code != http.StatusGatewayTimeout || !strings.Contains(w.Body.String(), "out of time") {
+		t.Fatalf("the waiting request out of time got %d %q", w.Code, w.Body.String())
+	}
+	close(open)
+	first.Wait()
 }

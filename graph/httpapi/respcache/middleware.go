@@ -106,12 +106,15 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 				if cfg.joined != nil {
 					cfg.joined()
 				}
+				var e *Entry
 				select {
 				case <-f.done:
+					e = f.entry
 				case <-r.Context().Done():
-					return // the caller hung up: no one to answer
+					// The caller hung up or its time ran out: next
+					// answers that as it does for any request.
 				}
-				if e := f.entry; e != nil {
+				if e != nil {
 					serve(w, e)
 					if cfg.OnShared != nil {
 						cfg.OnShared(r, e, time.Since(start))
