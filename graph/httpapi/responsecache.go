@@ -6,8 +6,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -64,6 +68,8 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // never fails (crypto/rand)
+	// Every request is keyed: HMAC states are reused, not made anew.
+	macs := &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
 	rco, _ := obs.(ResponseCacheObserver)
 	ifo, _ := obs.(InFlightObserver)
 	return respcache.Middleware(cache, respcache.Config{
@@ -73,13 +79,15 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 		MaxShared:     rc.maxShared,
 		Key: func(r *http.Request, body []byte) (respcache.Key, bool) {
 			var k respcache.Key
-			m := hmac.New(sha256.New, secret)
+			m := macs.Get().(hash.Hash)
+			defer macs.Put(m)
+			m.Reset()
 			cred, _ := restclient.CredentialFrom(r.Context())
 			field := func(s string) {
 				var n [4]byte
-				n[0], n[1], n[2], n[3] = byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s))
+				binary.BigEndian.PutUint32(n[:], uint32(len(s)))
 				m.Write(n[:])
-				m.Write([]byte(s))
+				_, _ = io.WriteString(m, s)
 			}
 			field(strconv.Itoa(int(cred.Kind)))
 			field(cred.Secret())
@@ -87,7 +95,10 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 			field(r.Header.Get("Accept"))
 			field(r.Header.Get("Content-Type"))
 			field(r.URL.RawQuery)
-			field(string(body))
+			var n [4]byte
+			binary.BigEndian.PutUint32(n[:], uint32(len(body)))
+			m.Write(n[:])
+			m.Write(body)
 			m.Sum(k[:0])
 			return k, true
 		},
