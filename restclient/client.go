@@ -429,7 +429,14 @@ func (w *wireUser) user() User {
 	// goccy/go-json's strings point into its copy of the whole body: kept
 	// as they are, one cached user would hold its page's entire answer
 	// (roles, projects and all) in memory. One allocation holds them all.
-	all := w.ID + w.Email + w.Name + w.CreatedBy + w.LastChangedBy
+	// (Not a + b + c: when only one is non-empty, Go returns that string
+	// itself, still pointing into the body.)
+	var b strings.Builder
+	b.Grow(len(w.ID) + len(w.Email) + len(w.Name) + len(w.CreatedBy) + len(w.LastChangedBy))
+	for _, s := range [...]string{w.ID, w.Email, w.Name, w.CreatedBy, w.LastChangedBy} {
+		b.WriteString(s)
+	}
+	all := b.String()
 	next := func(n int) string {
 		s := all[:n]
 		all = all[n:]

@@ -19,6 +19,9 @@ func TestADecodedPageDoesNotHoldItsBody(t *testing.T) {
 	const pages = 200
 	filler := strings.Repeat("x", 20000) // fields the facade never reads
 	body := func(i int) []byte {
+		if i%2 == 1 { // a user with nothing but its _id
+			return []byte(fmt.Sprintf(`{"items":[{"_id":"5f8c1a2b3c4d5e6f7a8b%04d","projects":%q}],"total":1,"nextCursor":"ghijklmnopqrstuvwxyz%04d","previousCursor":"ghijklmnopqrstuvwxyz%04d"}`, i, filler, i, i))
+		}
 		return []byte(fmt.Sprintf(`{"items":[{"_id":"5f8c1a2b3c4d5e6f7a8b%04d","id":"u%d@example.com","name":"User %d","createdBy":"5f8c1a2b3c4d5e6f7a8b0001","projects":%q}],"total":1,"nextCursor":"ghijklmnopqrstuvwxyz%04d","previousCursor":"ghijklmnopqrstuvwxyz%04d"}`, i, i, i, filler, i, i))
 	}
 	var warm wirePage // the decoder builds its tables on first use
