@@ -184,3 +184,134 @@ func TestAWaitingRequestOutOfTimeIsAnsweredByTheHandler(t *testing.T) {
 	close(open)
 	first.Wait()
 }
+
+// slowWriter is a caller that does not read: its writes block until
+// unblocked.
+type slowWriter struct {
+	*httptest.ResponseRecorder
+	unblock chan struct{}
+}
+
+func (w slowWriter) Write(b []byte) (int, error) {
+	<-w.unblock
+	return w.ResponseRecorder.Write(b)
+}
+
+// Waiting requests get the answer as soon as it is complete, not once the
+// first request's own caller has read it.
+func TestWaitersDoNotWaitForASlowReader(t *testing.T) {
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		Keep(r.Context(), "Users")
+		_, _ = w.Write([]byte(`{"data":{"users":[]}}`))
+	})
+	var waiting sync.WaitGroup
+	waiting.Add(3)
+	cfg, _ := testConfig(0, 1<<10)
+	cfg.ShareInFlight, cfg.joined = true, waiting.Done // MaxShared 0: no bound
+	gate, started := make(chan struct{}), make(chan struct{})
+	var leading atomic.Bool
+	mw := Middleware(nil, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if leading.CompareAndSwap(false, true) {
+			close(started)
+			<-gate // the first request executes once the others wait
+		}
+		h.ServeHTTP(w, r)
+	}))
+	slow := slowWriter{httptest.NewRecorder(), make(chan struct{})}
+	var first sync.WaitGroup
+	first.Go(func() {
+		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ a }"}`))
+		r.Header.Set("X-API-Key", "k")
+		mw.ServeHTTP(slow, r)
+	})
+	<-started // the slow caller's request leads
+	var others sync.WaitGroup
+	bodies := make([]string, 3)
+	for i := range 3 {
+		others.Go(func() { bodies[i] = do(t, mw, "k", `{"query":"{ a }"}`).Body.String() })
+	}
+	waiting.Wait()
+	close(gate)
+	done := make(chan struct{})
+	go func() { others.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		close(slow.unblock)
+		t.Fatal("the waiting requests were held until the first request's caller read its answer")
+	}
+	close(slow.unblock)
+	first.Wait()
+	if calls.Load() != 1 || bodies[0] != `{"data":{"users":[]}}` || slow.Body.String() != bodies[0] {
+		t.Fatalf("%d executions; answers %q, first %q", calls.Load(), bodies, slow.Body.String())
+	}
+}
+
+// An answer too large to share frees its waiters at once: they run on their
+// own while the first request is still writing.
+func TestAnAnswerTooLargeToShareFreesItsWaitersAtOnce(t *testing.T) {
+	var calls atomic.Int32
+	rest := make(chan struct{})
+	var waiting sync.WaitGroup
+	waiting.Add(2)
+	gate := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-gate
+			Keep(r.Context(), "Users")
+			_, _ = w.Write([]byte(strings.Repeat("x", 100))) // over MaxShared
+			<-rest                                           // still writing
+			return
+		}
+		_, _ = w.Write([]byte(`{"data":{}}`))
+	})
+	cfg, _ := testConfig(0, 1<<10)
+	cfg.ShareInFlight, cfg.MaxShared, cfg.joined = true, 10, waiting.Done
+	mw := Middleware(nil, cfg, h)
+	var first sync.WaitGroup
+	first.Go(func() { do(t, mw, "k", `{"query":"{ a }"}`) })
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var others sync.WaitGroup
+	for range 2 {
+		others.Go(func() { do(t, mw, "k", `{"query":"{ a }"}`) })
+	}
+	waiting.Wait()
+	close(gate)
+	done := make(chan struct{})
+	go func() { others.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiters of an answer too large to share waited for it to be written")
+	}
+	close(rest)
+	first.Wait()
+	if calls.Load() != 3 {
+		t.Fatalf("%d executions, want 3", calls.Load())
+	}
+}
+
+// A second status (a panic recovered after the answer began) makes the
+// answer one that is neither shared nor kept.
+func TestAnAnswerWithTwoStatusesIsNotKept(t *testing.T) {
+	b := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Keep(r.Context(), "Users")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"data":{}}`))
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"internal server error"}]}`))
+	})
+	cfg, _ := testConfig(time.Minute, 1<<10)
+	c := New(1<<20, 1<<16)
+	h := Middleware(c, cfg, b)
+	for range 3 {
+		do(t, h, "k", `{"query":"{ a }"}`)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("an answer with a second status was kept: %d entries", c.Len())
+	}
+}

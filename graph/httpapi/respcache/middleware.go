@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -49,16 +50,20 @@ type Config struct {
 // Middleware answers a repeated request from c (nil: no cache), and keeps
 // the answers that next marked as cacheable (with Keep) from the second
 // time their request is seen. A request with "Cache-Control: no-cache" is
-// executed anew, and its answer kept. With cfg.ShareInFlight, identical
+// executed anew (and its answer kept if its request was seen before). With cfg.ShareInFlight, identical
 // requests executing at the same time share one execution.
 func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 	var fl *flights
-	maxEntry := cfg.MaxShared
 	if cfg.ShareInFlight {
 		fl = newFlights()
 	}
+	var cacheLimit int64
 	if c != nil {
-		maxEntry = c.maxEntry
+		cacheLimit = c.maxEntry
+	}
+	sharedLimit := cfg.MaxShared
+	if sharedLimit <= 0 {
+		sharedLimit = math.MaxInt64 // no bound on answers: share them all
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -112,7 +117,13 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 					e = f.entry
 				case <-r.Context().Done():
 					// The caller hung up or its time ran out: next
-					// answers that as it does for any request.
+					// answers that as it does for any request, unless
+					// the answer came at the same moment.
+					select {
+					case <-f.done:
+						e = f.entry
+					default:
+					}
 				}
 				if e != nil {
 					serve(w, e)
@@ -130,47 +141,63 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var shared *Entry
-		if f != nil {
-			defer func() { fl.land(k, f, shared) }() // also when next panics
+		// A leader lands its flight once its answer is complete, before
+		// that answer is written to its own caller (who may read slowly),
+		// or as soon as the answer cannot be shared; at the latest when
+		// next returns or panics.
+		landed := false
+		land := func(e *Entry) {
+			if f != nil && !landed {
+				landed = true
+				fl.land(k, f, e)
+			}
 		}
+		defer land(nil)
 		d := &decision{}
 		ctx := context.WithValue(r.Context(), decisionKey{}, d)
 		ctx = cfg.TrackData(ctx, d.noteData)
-		rec := &recorder{ResponseWriter: w, limit: maxEntry, record: seen}
+		rec := &recorder{ResponseWriter: w, limit: cacheLimit, record: seen}
 		if f != nil {
-			rec.first = func() { rec.record = fl.seal(k, f) || seen }
+			rec.first = func() {
+				if fl.seal(k, f) { // someone waits: hold the answer until it is whole
+					rec.record, rec.hold, rec.limit = true, true, max(cacheLimit, sharedLimit)
+				}
+			}
+			rec.overflowed = func() { land(nil) }
 		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-
-		operation, oldest, keep := d.result()
-		if !keep || rec.status != http.StatusOK || rec.overflow || !rec.record {
-			return
-		}
-		if oldest.IsZero() {
-			oldest = start // no upstream data: it cannot be older than the request
-		}
-		kept := rec.buf.Bytes()
-		if cfg.Stored != nil {
-			kept = cfg.Stored(kept)
-		}
-		if seen {
-			// Kept for its TTL: in an allocation of its own size, not in
-			// the recorder's buffer, which may be twice as large.
-			kept = append(make([]byte, 0, len(kept)), kept...)
-		}
-		e := &Entry{
-			Status:      rec.status,
-			ContentType: rec.Header().Get("Content-Type"),
-			Body:        kept,
-			Operation:   operation,
-			Expires:     oldest.Add(cfg.TTL),
-		}
-		shared = e
-		if seen {
-			c.Add(k, e)
+		e := answerOf(cfg, rec, d, start)
+		land(e)
+		rec.release()
+		if e != nil && seen {
+			c.Add(k, e) // refuses one larger than an entry may be
 		}
 	})
+}
+
+// answerOf is the answer rec recorded, as it may be shared and kept, or nil.
+func answerOf(cfg Config, rec *recorder, d *decision, start time.Time) *Entry {
+	operation, oldest, keep := d.result()
+	if !keep || rec.status != http.StatusOK || rec.overflow || !rec.record {
+		return nil
+	}
+	if oldest.IsZero() {
+		oldest = start // no upstream data: it cannot be older than the request
+	}
+	kept := rec.buf.Bytes()
+	if cfg.Stored != nil {
+		kept = cfg.Stored(kept)
+	}
+	// Kept in an allocation of its own size, not in the recorder's buffer,
+	// which may be twice as large (and is written to the caller after).
+	kept = append(make([]byte, 0, len(kept)), kept...)
+	return &Entry{
+		Status:      rec.status,
+		ContentType: rec.Header().Get("Content-Type"),
+		Body:        kept,
+		Operation:   operation,
+		Expires:     oldest.Add(cfg.TTL),
+	}
 }
 
 // serve writes a kept answer.
@@ -216,15 +243,19 @@ func (d *decision) result() (string, time.Time, bool) {
 	return d.operation, d.oldest, d.keep
 }
 
-// recorder copies what is written, up to limit bytes.
+// recorder copies what is written, up to limit bytes, when record is set;
+// with hold, it keeps the bytes from the caller until release, unless they
+// pass limit.
 type recorder struct {
 	http.ResponseWriter
-	limit    int64
-	status   int
-	buf      bytes.Buffer
-	overflow bool
-	record   bool   // copy what is written; may be set by first
-	first    func() // called before the first byte or header is written
+	limit      int64
+	status     int
+	buf        bytes.Buffer
+	overflow   bool   // what was written is not an answer to keep: too large, or two statuses
+	record     bool   // copy what is written; may be set by first
+	hold       bool   // write the copy to the caller only at release
+	first      func() // called before the first byte or header is written
+	overflowed func() // called when the copy is given up
 }
 
 func (r *recorder) begin() {
@@ -238,6 +269,8 @@ func (r *recorder) WriteHeader(status int) {
 	r.begin()
 	if r.status == 0 {
 		r.status = status
+	} else {
+		r.giveUp() // a second status (a panic recovered after writing began): not an answer
 	}
 	r.ResponseWriter.WriteHeader(status)
 }
@@ -249,13 +282,36 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	if r.record && !r.overflow {
 		if int64(r.buf.Len()+len(b)) > r.limit {
-			r.overflow = true
-			r.buf = bytes.Buffer{}
+			r.giveUp()
 		} else {
 			r.buf.Write(b)
+			if r.hold {
+				return len(b), nil
+			}
 		}
 	}
 	return r.ResponseWriter.Write(b)
+}
+
+// giveUp stops recording: what was held goes to the caller now.
+func (r *recorder) giveUp() {
+	if r.overflow {
+		return
+	}
+	r.overflow = true
+	r.release()
+	r.buf = bytes.Buffer{}
+	if r.overflowed != nil {
+		r.overflowed()
+	}
+}
+
+// release writes what was held.
+func (r *recorder) release() {
+	if r.hold {
+		r.hold = false
+		_, _ = r.ResponseWriter.Write(r.buf.Bytes())
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
