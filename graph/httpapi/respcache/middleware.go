@@ -135,7 +135,7 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 				f = nil // nothing to share: executed on its own
 			}
 		}
-		seen := c != nil && c.SeenBefore(k)
+		seen := c != nil && c.SeenWithin(k, cfg.TTL)
 		if !seen && f == nil {
 			// The first sight of a request: most are never repeated.
 			next.ServeHTTP(w, r)

@@ -3,8 +3,9 @@
 // without executing it again: no parsing, no resolvers, no upstream call.
 //
 // It holds bytes, bounded in total and per answer, evicted least recently
-// used first. An answer is kept only when its request was seen before (a
-// doorkeeper, as in TinyLFU): traffic of distinct queries, which no cache
+// used first. An answer is kept only when its request was seen before,
+// within the TTL (a doorkeeper, as in TinyLFU): traffic of distinct
+// queries, or of queries repeated less often than the TTL, which no cache
 // can serve, then costs neither the copy of every answer nor memory held
 // for answers never asked for again. Keys are opaque: the caller builds them (graph keys them by a
 // keyed hash of the credential and the request), so two callers never share
@@ -45,10 +46,10 @@ type Cache struct {
 	items map[Key]*list.Element
 	bytes int64
 
-	// seen remembers the keys of recent requests, one 64-bit fingerprint
-	// per slot chosen by the key (direct-mapped: a newer key in the same
-	// slot forgets the older one). 256 KiB remember the last tens of
-	// thousands of distinct requests.
+	// seen remembers the keys of recent requests, per slot chosen by the
+	// key (direct-mapped: a newer key in the same slot forgets the older
+	// one) a 48-bit fingerprint and when it was seen. 256 KiB remember the
+	// last tens of thousands of distinct requests.
 	seen *[doorSlots]atomic.Uint64
 }
 
@@ -66,13 +67,26 @@ func New(maxBytes, maxEntry int64) *Cache {
 		seen: new([doorSlots]atomic.Uint64)}
 }
 
-// SeenBefore records k as seen and reports whether it had been seen
-// recently: only then is its answer worth keeping.
-func (c *Cache) SeenBefore(k Key) bool {
-	fp := binary.LittleEndian.Uint64(k[:8]) | 1 // never 0, the empty slot
+// SeenWithin records k as seen now and reports whether it had been seen
+// less than d ago: only then is its answer worth keeping, as a request
+// repeated later than the TTL would find its answer expired anyway.
+func (c *Cache) SeenWithin(k Key, d time.Duration) bool {
+	now := doorTicks(c.now())
+	fp := binary.LittleEndian.Uint64(k[:8]) << 16 // 48 bits of fingerprint
 	slot := &c.seen[binary.LittleEndian.Uint64(k[8:16])%doorSlots]
-	return slot.Swap(fp) == fp
+	old := slot.Swap(fp | now)
+	if old&^0xffff != fp || old == 0 {
+		return false
+	}
+	age := (now - old) & 0xffff // in ticks, modulo the 16 bits kept
+	return time.Duration(age)*doorTick < d
 }
+
+// doorTick is the resolution of the times the doorkeeper keeps, 16 bits of
+// them: ages up to 4.5 hours are told apart.
+const doorTick = 250 * time.Millisecond
+
+func doorTicks(t time.Time) uint64 { return uint64(t.UnixNano()/int64(doorTick)) & 0xffff }
 
 // Get returns the answer under k while it has not expired.
 func (c *Cache) Get(k Key) (*Entry, bool) {
@@ -96,12 +110,18 @@ func (c *Cache) Get(k Key) (*Entry, bool) {
 // bound, or already expired, is not kept. It reports whether e was kept.
 func (c *Cache) Add(k Key, e *Entry) bool {
 	size := e.size()
-	if size > c.maxEntry || !c.now().Before(e.Expires) {
+	now := c.now()
+	if size > c.maxEntry || !now.Before(e.Expires) {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
+		c.remove(el)
+	}
+	// Expired answers at the cold end go first: they hold memory for
+	// nothing.
+	for el := c.order.Back(); el != nil && !now.Before(el.Value.(*item).e.Expires); el = c.order.Back() {
 		c.remove(el)
 	}
 	for c.bytes+size > c.maxBytes {

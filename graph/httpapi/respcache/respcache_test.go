@@ -112,3 +112,42 @@ func TestConcurrentUseStaysWithinTheBudget(t *testing.T) {
 		t.Fatal("nothing held")
 	}
 }
+
+// The doorkeeper admits a request seen before within the TTL: one repeated
+// less often would find its answer expired anyway.
+func TestARequestIsWorthKeepingWhenRepeatedWithinTheTTL(t *testing.T) {
+	c, clk := newTestCache(1<<20, 1<<16)
+	const ttl = 5 * time.Second
+	if c.SeenWithin(key(1), ttl) {
+		t.Fatal("a request never seen counts as seen")
+	}
+	clk.t = clk.t.Add(4 * time.Second)
+	if !c.SeenWithin(key(1), ttl) {
+		t.Fatal("a request repeated after 4 s of a 5 s TTL is not worth keeping")
+	}
+	clk.t = clk.t.Add(6 * time.Second)
+	if c.SeenWithin(key(1), ttl) {
+		t.Fatal("a request repeated after 6 s of a 5 s TTL is worth keeping")
+	}
+	if c.SeenWithin(key(2), ttl) {
+		t.Fatal("another key counts as seen")
+	}
+	clk.t = clk.t.Add(time.Second)
+	if c.SeenWithin(key(1), ttl) {
+		t.Fatal("a key forgotten for a newer one in its slot counts as seen")
+	}
+}
+
+// Adding drops the expired answers at the cold end: they hold memory for
+// nothing.
+func TestAddingDropsExpiredAnswers(t *testing.T) {
+	c, clk := newTestCache(1<<20, 1<<16)
+	for i := range 10 {
+		c.Add(key(i), entry(100, clk.t.Add(time.Second)))
+	}
+	clk.t = clk.t.Add(2 * time.Second)
+	c.Add(key(100), entry(100, clk.t.Add(time.Second)))
+	if c.Len() != 1 {
+		t.Fatalf("%d answers held after ten expired and one was added, want 1", c.Len())
+	}
+}
