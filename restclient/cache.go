@@ -124,6 +124,11 @@ func (c *answerCache) add(key string, r result) {
 	if old, ok := c.lru.Peek(key); ok {
 		c.bytes -= old.size
 	}
+	// Expired answers at the cold end go first: they hold memory for
+	// nothing.
+	for _, old, ok := c.lru.GetOldest(); ok && !now.Before(old.expires); _, old, ok = c.lru.GetOldest() {
+		c.lru.RemoveOldest()
+	}
 	c.lru.Add(key, e)
 	c.bytes += e.size
 	// The users' table keeps at most a quarter of the bound, so that

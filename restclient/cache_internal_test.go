@@ -137,3 +137,20 @@ func unsafeStringData(s string) *byte { return unsafe.StringData(s) }
 
 // charged is what the cache counts against its bound.
 func (c *answerCache) charged() int64 { return c.bytes + c.users.bytes }
+
+// Adding an answer drops the expired ones at the cold end: they hold
+// memory for nothing until pushed out.
+func TestAddingDropsExpiredAnswers(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := newAnswerCache(time.Minute, 1<<20, 64<<20, func() time.Time { return now }, nopObserver{})
+	pages := distinctPages(20, 25)
+	for i, p := range pages[:19] {
+		c.put(t, fmt.Sprint("k", i), p)
+	}
+	held := c.bytes
+	now = now.Add(2 * time.Minute)
+	c.put(t, "fresh", pages[19])
+	if c.lru.Len() != 1 || c.bytes >= held/10 {
+		t.Fatalf("after 19 answers expired and one was added: %d answers, %d bytes (%d before)", c.lru.Len(), c.bytes, held)
+	}
+}
