@@ -388,9 +388,10 @@ func persistedQueryMiss(errs gqlerror.List) bool {
 // "upstreamCalls":{"estimated":E,"spent":S}}}, which is how the response
 // cache finds them (see cachedBody).
 func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response, m *meter) {
-	w.Header().Set("Content-Type", media+"; charset=utf-8")
-	var b []byte
-	b = append(b, '{')
+	h := w.Header()
+	h.Set("Content-Type", media+"; charset=utf-8")
+	head := make([]byte, 0, 64)
+	head = append(head, '{')
 	if len(resp.Errors) > 0 {
 		errs, err := json.Marshal(resp.Errors)
 		if err != nil {
@@ -398,18 +399,16 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 			_, _ = io.WriteString(w, `{"errors":[{"message":"internal server error"}]}`)
 			return
 		}
-		b = append(b, `"errors":`...)
-		b = append(b, errs...)
-		b = append(b, ',')
+		head = append(head, `"errors":`...)
+		head = append(head, errs...)
+		head = append(head, ',')
 	}
-	w.WriteHeader(status)
+	tail := make([]byte, 0, 96)
 	if len(resp.Data) > 0 {
-		b = append(b, `"data":`...)
-		_, _ = w.Write(b)
-		_, _ = w.Write(resp.Data)
-		b = append(b[:0], ',')
+		head = append(head, `"data":`...)
+		tail = append(tail, ',')
 	}
-	b = append(b, `"extensions":{`...)
+	tail = append(tail, `"extensions":{`...)
 	for k, v := range resp.Extensions {
 		if k == "upstreamCalls" {
 			continue
@@ -419,17 +418,23 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 		if err != nil {
 			continue
 		}
-		b = append(append(append(b, kb...), ':'), vb...)
-		b = append(b, ',')
+		tail = append(append(append(tail, kb...), ':'), vb...)
+		tail = append(tail, ',')
 	}
 	var estimated, spent int64
 	if m != nil {
 		estimated, spent = m.estimated.Load(), m.spent.Load()
 	}
-	b = append(b, `"upstreamCalls":{"estimated":`...)
-	b = strconv.AppendInt(b, estimated, 10)
-	b = append(b, `,"spent":`...)
-	b = strconv.AppendInt(b, spent, 10)
-	b = append(b, "}}}"...)
-	_, _ = w.Write(b)
+	tail = append(tail, `"upstreamCalls":{"estimated":`...)
+	tail = strconv.AppendInt(tail, estimated, 10)
+	tail = append(tail, `,"spent":`...)
+	tail = strconv.AppendInt(tail, spent, 10)
+	tail = append(tail, "}}}"...)
+	// With its length known the answer goes out in one piece, not in
+	// chunks.
+	h.Set("Content-Length", strconv.Itoa(len(head)+len(resp.Data)+len(tail)))
+	w.WriteHeader(status)
+	_, _ = w.Write(head)
+	_, _ = w.Write(resp.Data)
+	_, _ = w.Write(tail)
 }

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/usersgraph/usersgraph/graph/graphtest"
+	"github.com/usersgraph/usersgraph/graph/httpapi"
+	"github.com/usersgraph/usersgraph/restclient"
 )
 
 func TestGraphQLOverHTTP(t *testing.T) {
@@ -126,4 +129,25 @@ func TestConcurrentAnswersDoNotShareABuffer(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// An answer, executed, shared or cached, says its length: it goes out in
+// one piece, not in chunks.
+func TestAnswersCarryTheirLength(t *testing.T) {
+	e := graphtest.Setup(t, graphtest.WithClient(restclient.WithCache(time.Minute, 100)),
+		graphtest.WithConfig(func(c *httpapi.Config) { c.ResponseCacheTTL = time.Minute }))
+	for i := range 3 { // executed, executed and kept, then from the response cache
+		req, _ := http.NewRequest(http.MethodPost, e.Srv.URL, strings.NewReader(`{"query":"{ users(first: 30) { nodes { id name } } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(restclient.HeaderAPIKey, graphtest.TestKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 || !strings.HasSuffix(string(body), "}}}") {
+			t.Fatalf("answer %d: Content-Length %d, Transfer-Encoding %v, %d bytes: %.80s", i, resp.ContentLength, resp.TransferEncoding, len(body), body)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -203,6 +204,7 @@ func answerOf(cfg Config, rec *recorder, d *decision, start time.Time) *Entry {
 // serve writes a kept answer.
 func serve(w http.ResponseWriter, e *Entry) {
 	w.Header().Set("Content-Type", e.ContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(e.Body)))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(e.Body)
 }
