@@ -128,13 +128,15 @@ func execute(ctx context.Context, o options, stderr io.Writer) (*summary, error)
 		if samples != nil {
 			rss.BySecondBytes = <-samples
 		}
+		// The kernel updates VmHWM lazily: a sample of VmRSS taken just
+		// before may be higher. The peak is the higher of them all.
 		if m, err := loadkit.ReadMem(pid); err == nil {
 			rss.PeakBytes = m.Peak
 		} else {
 			fmt.Fprintf(stderr, "warning: cannot read the facade's peak memory: %v\n", err)
-			for _, b := range rss.BySecondBytes {
-				rss.PeakBytes = max(rss.PeakBytes, b)
-			}
+		}
+		for _, b := range rss.BySecondBytes {
+			rss.PeakBytes = max(rss.PeakBytes, b)
 		}
 		s.RSS = rss
 	}

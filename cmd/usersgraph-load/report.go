@@ -66,7 +66,7 @@ type upstreamStats struct {
 
 type rssStats struct {
 	IdleBytes     int64   `json:"idleBytes"` // before the load
-	PeakBytes     int64   `json:"peakBytes"` // VmHWM: since the process started
+	PeakBytes     int64   `json:"peakBytes"` // VmHWM since the process started, or a higher sample
 	BySecondBytes []int64 `json:"bySecondBytes"`
 }
 
