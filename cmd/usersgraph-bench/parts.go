@@ -416,18 +416,22 @@ func runMix(ctx context.Context, o options, env *benchEnv, ms *mixSetup) (*mixRe
 	}
 	f.Stop()
 
-	reqs, restSeq, per := restMix(ms.queries, seq)
-	rep.RESTGetsPerQuery = per
+	rep.REST, rep.RESTGetsPerQuery, rep.RESTQueriesPerSecond, err = runREST(ctx, o, wb, ms, "same mix, its GETs", ms.queries, seq, o.duration)
+	return rep, err
+}
+
+// runREST sends the GETs recorded for qs, in the order seq, straight to the
+// fake under wrk for d: the REST side of a workload, per GET, and the
+// queries per second that makes.
+func runREST(ctx context.Context, o options, wb *wrkBench, ms *mixSetup, what string, qs []mixQuery, seq []int, d time.Duration) (cell *wrkCell, getsPerQuery, queriesPerSecond float64, err error) {
+	reqs, restSeq, per := restMix(qs, seq)
 	fu, _ := url.Parse(ms.fake.URL)
-	rep.REST, err = wb.run(ctx, cellSpec{System: sysDirect, Query: "same mix, its GETs", Clients: o.mixClients, BaseURL: "http://" + fu.Host,
-		Reqs: reqs, Seq: restSeq}, o.warmup, o.duration, nil)
-	if err != nil {
-		return rep, err
+	cell, err = wb.run(ctx, cellSpec{System: sysDirect, Query: what, Clients: o.mixClients, BaseURL: "http://" + fu.Host,
+		Reqs: reqs, Seq: restSeq}, o.warmup, d, nil)
+	if err == nil && per > 0 {
+		queriesPerSecond = cell.RequestsPerSecond / per
 	}
-	if per > 0 {
-		rep.RESTQueriesPerSecond = rep.REST.RequestsPerSecond / per
-	}
-	return rep, nil
+	return cell, per, queriesPerSecond, err
 }
 
 // popularity is the share of the sequence taken by its most frequent query
@@ -588,16 +592,7 @@ func soakREST(ctx context.Context, o options, env *benchEnv, ms *mixSetup, wb *w
 	for i := range order {
 		order[i] = i
 	}
-	reqs, restSeq, per := restMix(sample, order)
-	rep.RESTSample, rep.RESTGetsPerQuery = n, per
-	fu, _ := url.Parse(ms.fake.URL)
-	rep.REST, err = wb.run(ctx, cellSpec{System: sysDirect, Query: "the soak's GETs", Clients: o.mixClients, BaseURL: "http://" + fu.Host,
-		Reqs: reqs, Seq: restSeq}, o.warmup, min(o.soakDuration, time.Minute), nil)
-	if err != nil {
-		return err
-	}
-	if per > 0 {
-		rep.RESTQueriesPerSecond = rep.REST.RequestsPerSecond / per
-	}
-	return nil
+	rep.RESTSample = n
+	rep.REST, rep.RESTGetsPerQuery, rep.RESTQueriesPerSecond, err = runREST(ctx, o, wb, ms, "the soak's GETs", sample, order, min(o.soakDuration, time.Minute))
+	return err
 }
