@@ -353,17 +353,27 @@ func prepareMix(ctx context.Context, o options, env *benchEnv) (*mixSetup, error
 	return ms, nil
 }
 
+// mixWrkBench is a wrk bench counting the calls of the mix's fake, whose
+// request log is trimmed until stop is called.
+func mixWrkBench(ctx context.Context, env *benchEnv, ms *mixSetup) (wb *wrkBench, stop func(), err error) {
+	up := &loadkit.UpstreamCounter{Fake: ms.fake, TrimAt: trimAt}
+	tctx, stopTrim := context.WithCancel(ctx)
+	go up.TrimLoop(tctx)
+	if wb, err = newWrkBench(env.dir, up, env.progress); err != nil {
+		stopTrim()
+		return nil, nil, err
+	}
+	return wb, stopTrim, nil
+}
+
 // runMix loads the facade in its default configuration with the Zipf mix,
 // then direct REST with the GETs the same sequence needs.
 func runMix(ctx context.Context, o options, env *benchEnv, ms *mixSetup) (*mixReport, error) {
-	up := &loadkit.UpstreamCounter{Fake: ms.fake, TrimAt: trimAt}
-	tctx, stopTrim := context.WithCancel(ctx)
-	defer stopTrim()
-	go up.TrimLoop(tctx)
-	wb, err := newWrkBench(env.dir, up, env.progress)
+	wb, stop, err := mixWrkBench(ctx, env, ms)
 	if err != nil {
 		return nil, err
 	}
+	defer stop()
 	seq := zipfSequence(len(ms.queries), o.mixSequence, o.seed)
 	rep := &mixReport{
 		Credentials: o.mixCredentials, UsersPerCredential: o.mixUsers, Distinct: len(ms.queries),
@@ -489,14 +499,11 @@ const soakRESTSample = 2000
 // runSoak loads a fresh facade (default config plus -soak-env) for
 // o.soakDuration, sampling its RSS every second.
 func runSoak(ctx context.Context, o options, env *benchEnv, ms *mixSetup) (*soakReport, error) {
-	up := &loadkit.UpstreamCounter{Fake: ms.fake, TrimAt: trimAt}
-	tctx, stopTrim := context.WithCancel(ctx)
-	defer stopTrim()
-	go up.TrimLoop(tctx)
-	wb, err := newWrkBench(env.dir, up, env.progress)
+	wb, stop, err := mixWrkBench(ctx, env, ms)
 	if err != nil {
 		return nil, err
 	}
+	defer stop()
 	rep := &soakReport{Workload: o.soakWorkload, DurationSeconds: o.soakDuration.Seconds()}
 	var qs []mixQuery
 	var seq []int
