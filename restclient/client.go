@@ -176,18 +176,36 @@ func (c *Client) compose(s settings) fetcher {
 }
 
 // NewHTTPClient returns the HTTP client a Client uses by default: pooled
-// keep-alive connections, and no redirects, since a redirect to another host
-// would carry the caller's X-API-Key there.
-func NewHTTPClient() *http.Client {
+// keep-alive connections, each call written and read on its caller's
+// goroutine (see inlineTransport), and no redirects, since a redirect to
+// another host would carry the caller's X-API-Key there.
+func NewHTTPClient(opts ...HTTPClientOption) *http.Client {
+	var s httpClientSettings
+	for _, o := range opts {
+		o(&s)
+	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 128
+	t.DisableKeepAlives = s.noKeepAlives
 	return &http.Client{
-		Transport: t,
+		Transport: newInlineTransport(t),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// HTTPClientOption configures the client NewHTTPClient makes.
+type HTTPClientOption func(*httpClientSettings)
+
+type httpClientSettings struct{ noKeepAlives bool }
+
+// WithoutKeepAlives makes every request use a new connection. Tests that
+// break connections use it: a kept connection found broken is replaced
+// and the request sent again, silently, which would hide the fault.
+func WithoutKeepAlives() HTTPClientOption {
+	return func(s *httpClientSettings) { s.noKeepAlives = true }
 }
 
 // Response is the HTTP answer to a call, for callers that need its status

@@ -2,7 +2,6 @@ package restclient_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -22,8 +21,7 @@ func fakeAndClient(t *testing.T, fakeOpts []restclienttest.Option, opts ...restc
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	hc := restclient.NewHTTPClient()
-	hc.Transport.(*http.Transport).DisableKeepAlives = true
+	hc := restclient.NewHTTPClient(restclient.WithoutKeepAlives())
 	c, err := restclient.New(fake.URL, append([]restclient.Option{restclient.WithDoer(hc)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -102,8 +102,7 @@ func Setup(t *testing.T, opts ...Option) *Env {
 	if up == nil {
 		// No keep-alive: a fault that kills a connection must not be
 		// hidden by the transport's silent replay on a fresh one.
-		hc := restclient.NewHTTPClient()
-		hc.Transport.(*http.Transport).DisableKeepAlives = true
+		hc := restclient.NewHTTPClient(restclient.WithoutKeepAlives())
 		c, err := restclient.New(fake.URL, append([]restclient.Option{restclient.WithTimeout(o.timeout), restclient.WithDoer(hc)}, o.clientOpts...)...)
 		if err != nil {
 			t.Fatal(err)
