@@ -349,19 +349,24 @@ var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // kept alive by the pool.
 const maxPooledRead = 1 << 20
 
-// readBody reads a body of at most limit+1 bytes: into a pooled buffer
-// when its length is announced and small enough to pool, else as
-// io.ReadAll does (a buffer doubling from empty would allocate several
-// times a huge body's cap). giveBack returns the pooled buffer; the body
-// must not be used after it.
+// readBody reads a body of at most limit+1 bytes into a pooled buffer,
+// grown once to the announced length when there is one. An answer whose
+// length is not announced (chunked, or gzip decoded on the way in, as
+// Cognigy's are when it compresses) grows its buffer by doubling, as
+// io.ReadAll would, but only until the pool holds buffers that big. A
+// body too big to pool (a rare huge one) is read as io.ReadAll does and
+// not kept. giveBack returns the pooled buffer; the body must not be
+// used after it.
 func readBody(r *http.Response, limit int64) (body []byte, giveBack func(), err error) {
-	if r.ContentLength <= 0 || r.ContentLength >= maxPooledRead || r.ContentLength > limit {
+	if r.ContentLength >= maxPooledRead || r.ContentLength > limit {
 		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 		return body, func() {}, err
 	}
 	buf := readBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
-	buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead free before it sees EOF
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead free before it sees EOF
+	}
 	giveBack = func() { releaseReadBuffer(buf) }
 	if _, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		giveBack()
