@@ -352,10 +352,10 @@ const maxPooledRead = 1 << 20
 // readBody reads a body of at most limit+1 bytes into a pooled buffer,
 // grown once to the announced length when there is one. An answer whose
 // length is not announced (chunked, or gzip decoded on the way in, as
-// Cognigy's are when it compresses) grows its buffer by doubling, as
-// io.ReadAll would, but only until the pool holds buffers that big. A
-// body too big to pool (a rare huge one) is read as io.ReadAll does and
-// not kept. giveBack returns the pooled buffer; the body must not be
+// Cognigy's are when it compresses) is read into the pooled buffer up to
+// maxPooledUnannounced bytes and, when it is longer, read on as io.ReadAll
+// does (doubling a buffer up to the limit would allocate several times a
+// huge body). giveBack returns the pooled buffer; the body must not be
 // used after it.
 func readBody(r *http.Response, limit int64) (body []byte, giveBack func(), err error) {
 	if r.ContentLength >= maxPooledRead || r.ContentLength > limit {
@@ -364,16 +364,30 @@ func readBody(r *http.Response, limit int64) (body []byte, giveBack func(), err 
 	}
 	buf := readBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
+	giveBack = func() { releaseReadBuffer(buf) }
+	first := limit + 1
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead free before it sees EOF
+	} else {
+		first = min(first, maxPooledUnannounced)
 	}
-	giveBack = func() { releaseReadBuffer(buf) }
-	if _, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, first))
+	if err != nil {
 		giveBack()
 		return nil, func() {}, err
 	}
-	return buf.Bytes(), giveBack, nil
+	if n < first || first == limit+1 {
+		return buf.Bytes(), giveBack, nil
+	}
+	rest, err := io.ReadAll(io.LimitReader(r.Body, limit+1-first))
+	body = append(buf.Bytes()[:n:n], rest...) // a new slice: buf goes back now
+	giveBack()
+	return body, func() {}, err
 }
+
+// maxPooledUnannounced is how much of a body of unannounced length is read
+// into a pooled buffer: several pages of 100 users.
+const maxPooledUnannounced = 256 << 10
 
 func releaseReadBuffer(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledRead {

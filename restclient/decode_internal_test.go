@@ -1,8 +1,11 @@
 package restclient
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -80,5 +83,47 @@ func TestAPageOutlivesTheBufferItWasReadInto(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%+v", *first); got != want {
 		t.Fatalf("a decoded page changed after later reads:\nwas %.300s\nnow %.300s", want, got)
+	}
+}
+
+// readBody gives back every byte of a body up to limit+1, whether its
+// length is announced or not, and on either side of what it pools.
+func TestReadBodyReadsEveryByteUpToTheLimit(t *testing.T) {
+	const limit = 600 << 10
+	pattern := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i%26)
+		}
+		return b
+	}
+	cases := []struct {
+		name      string
+		size      int
+		announced bool
+		want      int
+	}{
+		{"an announced page", 30 << 10, true, 30 << 10},
+		{"an unannounced page", 30 << 10, false, 30 << 10},
+		{"an unannounced body exactly what is pooled", maxPooledUnannounced, false, maxPooledUnannounced},
+		{"an unannounced body longer than what is pooled", maxPooledUnannounced + 12345, false, maxPooledUnannounced + 12345},
+		{"an unannounced body over the limit, cut at limit+1", limit + 5000, false, limit + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := pattern(tc.size)
+			r := &http.Response{Body: io.NopCloser(bytes.NewReader(src)), ContentLength: -1}
+			if tc.announced {
+				r.ContentLength = int64(tc.size)
+			}
+			body, giveBack, err := readBody(r, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(body, src[:tc.want]) {
+				t.Fatalf("got %d bytes, want the first %d of the body", len(body), tc.want)
+			}
+			giveBack()
+		})
 	}
 }
