@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,23 @@ func TestTheMemoryBudgetSizesTheCaches(t *testing.T) {
 		} {
 			if got := goMemLimit(budget); got != want {
 				t.Errorf("budget %d: GOMEMLIMIT %d, want %d", budget, got, want)
+			}
+		}
+	})
+	t.Run("GOGC is 250 while a memory limit holds, unless set", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			gogcSet bool
+			limit   int64
+			want    int
+			set     bool
+		}{
+			{"a derived or given limit, GOGC unset", false, 43_620_761, gcPercentUnderLimit, true},
+			{"GOGC set", true, 43_620_761, 0, false},
+			{"no limit (GOMEMLIMIT=off)", false, math.MaxInt64, 0, false},
+		} {
+			if got, set := gcPercent(tc.gogcSet, tc.limit); got != tc.want || set != tc.set {
+				t.Errorf("%s: GOGC %d (set %v), want %d (set %v)", tc.name, got, set, tc.want, tc.set)
 			}
 		}
 	})
