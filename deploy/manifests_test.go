@@ -829,11 +829,7 @@ func TestManifestChecksFail(t *testing.T) {
 		{"no limits", "resources", func(m *manifests, c *corev1.Container) { c.Resources.Limits = nil }},
 		{"no memory request", "resources", func(m *manifests, c *corev1.Container) { delete(c.Resources.Requests, corev1.ResourceMemory) }},
 		{"GOMEMLIMIT above the limit", "resources", func(m *manifests, c *corev1.Container) {
-			for i := range c.Env {
-				if c.Env[i].Name == "GOMEMLIMIT" {
-					c.Env[i].Value = "1GiB"
-				}
-			}
+			c.Env = append(c.Env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: "1GiB"})
 		}},
 		{"runAsNonRoot false", "security", func(m *manifests, c *corev1.Container) {
 			c.SecurityContext.RunAsNonRoot = ptr(false)

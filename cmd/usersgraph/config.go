@@ -97,7 +97,7 @@ var settings = []setting{
 	{env: "UPSTREAM_CALLER_SHARE", flag: "upstream-caller-share", def: "0.5", usage: "with UPSTREAM_RATE_LIMIT, the share of its rate and burst one credential may use, so that one caller cannot starve the others (1 = no per-caller limit)"},
 	{env: "CACHE_TTL", flag: "cache-ttl", def: "5s", usage: "how long upstream answers are reused, per credential (0 = no cache)"},
 	{env: "CACHE_MAX_ENTRIES", flag: "cache-max-entries", def: "10000", usage: "upstream answers kept at most"},
-	{env: "MEMORY_BUDGET", flag: "memory-budget", usage: "memory the process should stay within, in bytes or with Ki, Mi or Gi (unset: the container's limit, else 64Mi); GOMEMLIMIT, unless set, is 90% of it less 16Mi for the binary's code, and each of the two caches gets at most an eighth"},
+	{env: "MEMORY_BUDGET", flag: "memory-budget", usage: "memory the process should stay within, in bytes or with Ki, Mi or Gi (unset: the container's limit, else 64Mi); GOMEMLIMIT, unless set, is 90% of it less 16Mi for the binary's code (and GOGC, unless set, 250), and each of the two caches gets at most an eighth"},
 	{env: "RESPONSE_CACHE_MAX_BYTES", flag: "response-cache-max-bytes", def: "16777216", usage: "memory for complete GraphQL answers repeated by the same caller within CACHE_TTL (0 = no response cache)"},
 	{env: "INFLIGHT_SHARING", flag: "inflight-sharing", def: "true", usage: "answer a request identical to one executing (same credential, same request) with that execution's answer, with or without the caches: true or false"},
 	{env: "MAX_BODY_BYTES", flag: "max-body-bytes", def: "1048576", usage: "largest POST body accepted (413 beyond)"},
