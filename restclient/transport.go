@@ -2,12 +2,14 @@ package restclient
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,6 +41,7 @@ type inlineTransport struct {
 	dialer      net.Dialer
 	tlsConfig   *tls.Config // cloned per connection with its ServerName
 	maxIdle     int         // per host
+	maxHeader   int64       // bytes of an answer's head
 	idleTimeout time.Duration
 	now         func() time.Time
 
@@ -46,10 +49,17 @@ type inlineTransport struct {
 	idle map[string][]*inlineConn // by scheme://host:port, most recent last
 }
 
+// defaultMaxHeaderBytes bounds an answer's head, as net/http's Transport
+// does by default.
+const defaultMaxHeaderBytes = 10 << 20
+
 // inlineConn is one keep-alive connection and its buffers.
 type inlineConn struct {
 	key       string
 	conn      net.Conn
+	tcp       net.Conn // under TLS, the connection TLS runs on; else conn
+	tls       bool
+	limit     *io.LimitedReader // between conn and r: bounds an answer's head
 	r         *bufio.Reader
 	w         *bufio.Writer
 	idleSince time.Time
@@ -65,7 +75,8 @@ func newInlineTransport(fallback *http.Transport) *inlineTransport {
 		fallback:    fallback,
 		dialer:      net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 		tlsConfig:   tlsConfig,
-		maxIdle:     fallback.MaxIdleConnsPerHost,
+		maxIdle:     cmp.Or(fallback.MaxIdleConnsPerHost, http.DefaultMaxIdleConnsPerHost),
+		maxHeader:   cmp.Or(fallback.MaxResponseHeaderBytes, defaultMaxHeaderBytes),
 		idleTimeout: fallback.IdleConnTimeout,
 		now:         time.Now,
 		idle:        make(map[string][]*inlineConn),
@@ -101,9 +112,10 @@ func (t *inlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.exchange(ctx, c, req)
 }
 
-// handles says whether req is one the inline path sends.
+// handles says whether req is one the inline path sends: a GET without a
+// body, not through a proxy.
 func (t *inlineTransport) handles(req *http.Request) bool {
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+	if req.Method != http.MethodGet || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		return false
 	}
 	if req.Body != nil && req.Body != http.NoBody {
@@ -154,7 +166,7 @@ func (t *inlineTransport) exchange(ctx context.Context, c *inlineConn, req *http
 		return nil, err
 	}
 
-	gz := req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
+	gz := !t.fallback.DisableCompression && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
 	if gz || t.fallback.DisableKeepAlives {
 		req = req.Clone(ctx)
 		if gz {
@@ -174,19 +186,31 @@ func (t *inlineTransport) exchange(ctx context.Context, c *inlineConn, req *http
 		if _, err := c.r.Peek(1); err != nil {
 			return fail(t.stale(reused, err))
 		}
+		// Only a failure before the first byte of an answer may mean the
+		// server closed the connection unasked: from here on it has the
+		// request, and a GET is not sent twice.
+		reused = false
+		c.limit.N = t.maxHeader - int64(c.r.Buffered())
 		r, err := http.ReadResponse(c.r, req)
+		if c.limit.N <= 0 && err != nil {
+			return fail(fmt.Errorf("restclient: the answer's head is larger than %d bytes", t.maxHeader))
+		}
+		c.limit.N = math.MaxInt64
 		if err != nil {
 			return fail(err)
 		}
 		// An interim answer (100 Continue, 103 Early Hints) precedes the
-		// real one; 101 would switch protocols, which a GET never asks for.
+		// real one.
 		if r.StatusCode >= 100 && r.StatusCode < 200 && r.StatusCode != http.StatusSwitchingProtocols {
 			continue
 		}
 		resp = r
 		break
 	}
-	body := &inlineBody{t: t, c: c, body: resp.Body, stop: stop, keep: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
+	// A 101 would switch protocols, which a GET never asks for: the
+	// connection is not worth keeping after it.
+	keep := !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1) && resp.StatusCode != http.StatusSwitchingProtocols
+	body := &inlineBody{t: t, c: c, body: resp.Body, stop: stop, keep: keep, eof: resp.Body == http.NoBody}
 	resp.Body = body
 	if gz && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
@@ -218,6 +242,7 @@ func (t *inlineTransport) dial(ctx context.Context, u *url.URL, key string) (*in
 	if err != nil {
 		return nil, err
 	}
+	tcp := conn
 	if scheme == "https" {
 		cfg := t.tlsConfig.Clone()
 		if cfg.ServerName == "" {
@@ -230,12 +255,31 @@ func (t *inlineTransport) dial(ctx context.Context, u *url.URL, key string) (*in
 		}
 		conn = tc
 	}
-	return &inlineConn{key: key, conn: conn, r: bufio.NewReaderSize(conn, 4<<10), w: bufio.NewWriterSize(conn, 4<<10)}, nil
+	limit := &io.LimitedReader{R: conn, N: math.MaxInt64}
+	return &inlineConn{key: key, conn: conn, tcp: tcp, tls: scheme == "https", limit: limit, r: bufio.NewReaderSize(limit, 4<<10), w: bufio.NewWriterSize(conn, 4<<10)}, nil
 }
 
-// get takes the most recently used idle connection to key, dropping those
-// idle for too long.
+// get takes the most recently used idle connection to key that is still
+// good, closing those idle for too long or spoilt while idle.
 func (t *inlineTransport) get(key string) *inlineConn {
+	for {
+		c := t.pop(key)
+		if c == nil {
+			return nil
+		}
+		// Under TLS, bytes may be the server's own records (session
+		// tickets), not an answer: only a close counts there.
+		if closed, unsolicited := peekIdle(c.tcp); closed || (unsolicited && !c.tls) {
+			c.conn.Close()
+			continue
+		}
+		return c
+	}
+}
+
+// pop takes the most recently used idle connection to key not idle for
+// too long.
+func (t *inlineTransport) pop(key string) *inlineConn {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -261,6 +305,19 @@ func (t *inlineTransport) put(c *inlineConn) {
 	c.idleSince = t.now()
 	t.mu.Lock()
 	conns := t.idle[c.key]
+	// The oldest are at the bottom, where get never looks while newer
+	// ones serve: close those idle for too long here.
+	expired := 0
+	for expired < len(conns) && t.idleTimeout > 0 && c.idleSince.Sub(conns[expired].idleSince) > t.idleTimeout {
+		conns[expired].conn.Close()
+		expired++
+	}
+	if expired > 0 {
+		n := copy(conns, conns[expired:])
+		clear(conns[n:])
+		conns = conns[:n]
+		t.idle[c.key] = conns
+	}
 	if len(conns) >= t.maxIdle {
 		t.mu.Unlock()
 		c.conn.Close()
@@ -319,17 +376,13 @@ func (b *inlineBody) Close() error {
 	b.closed = true
 	eof := b.eof
 	b.mu.Unlock()
-	if !eof {
-		// A body already at its end (an empty one, or one whose last read
-		// returned data without io.EOF) is read to its end here.
-		var one [1]byte
-		if n, err := b.body.Read(one[:]); n == 0 && err == io.EOF {
-			eof = true
-		}
-	}
-	// stop is false when the caller's context ended: its deadline is set
-	// on the connection, which is then not worth keeping.
-	if b.stop() && eof && b.keep {
+	// A body not read to its end closes its connection: reading on to
+	// find out would wait on the server. Bytes already buffered past the
+	// answer (an unasked second answer, a body on a 204) would be read as
+	// the next request's answer, which may be another caller's. And stop
+	// is false when the caller's context ended: its deadline is set on the
+	// connection.
+	if b.stop() && eof && b.keep && b.c.r.Buffered() == 0 {
 		b.c.conn.SetDeadline(time.Time{})
 		b.t.put(b.c)
 		return nil

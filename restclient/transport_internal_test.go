@@ -13,8 +13,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // inlineServer is an httptest server that counts the connections opened to it.
@@ -30,6 +32,36 @@ func inlineServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.I
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, &conns
+}
+
+// rawServer answers each connection it accepts with handle, which gets
+// the connection's number (from 1); for answers net/http would not send.
+func rawServer(t *testing.T, handle func(n int32, c net.Conn)) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := accepted.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				handle(n, c)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return "http://" + ln.Addr().String() + "/", &accepted
 }
 
 func testInlineTransport(t *testing.T, fallback *http.Transport) *inlineTransport {
@@ -213,6 +245,197 @@ func TestInlineTransport(t *testing.T) {
 		}
 	})
 
+	t.Run("closing a body its server stalled in does not wait for the server", func(t *testing.T) {
+		release := make(chan struct{})
+		srv, _ := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, strings.Repeat("x", 100))
+			w.(http.Flusher).Flush()
+			<-release
+		})
+		defer close(release)
+		tr := testInlineTransport(t, nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(resp.Body, make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- resp.Body.Close() }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close still waits for the server's next byte")
+		}
+	})
+
+	t.Run("closing a body ends a read blocked in it", func(t *testing.T) {
+		release := make(chan struct{})
+		srv, _ := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			io.WriteString(w, "x")
+			w.(http.Flusher).Flush()
+			<-release
+		})
+		defer close(release)
+		tr := testInlineTransport(t, nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(resp.Body, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		read, reading := make(chan error, 1), make(chan struct{})
+		go func() {
+			close(reading)
+			_, err := io.ReadAll(resp.Body) // the server sends nothing more
+			read <- err
+		}()
+		<-reading
+		resp.Body.Close()
+		select {
+		case err := <-read:
+			if err == nil {
+				t.Fatal("the read ended without an error")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the read is still blocked after Close")
+		}
+	})
+
+	t.Run("bytes the server sent unasked never answer the next request", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			first string
+		}{
+			// In one write: they are in the buffer when the first answer ends.
+			{"with the answer", "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nfor request 1!"},
+			// After it: they arrive while the connection is idle.
+			{"after the answer", "HTTP/1.1 204 No Content\r\n\r\n"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sentLate := make(chan struct{})
+				u, _ := rawServer(t, func(n int32, c net.Conn) {
+					br := bufio.NewReader(c)
+					for i := 0; ; i++ {
+						if _, err := http.ReadRequest(br); err != nil {
+							return
+						}
+						switch {
+						case n == 1 && i == 0:
+							io.WriteString(c, tc.first)
+							if tc.name == "after the answer" {
+								time.Sleep(20 * time.Millisecond)
+								io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nfor request 1!")
+							}
+							close(sentLate)
+						default:
+							io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nfor request 2!")
+						}
+					}
+				})
+				tr := testInlineTransport(t, nil)
+				if _, _, err := get(t, t.Context(), tr, u); err != nil {
+					t.Fatal(err)
+				}
+				<-sentLate
+				// The late bytes are on their way over loopback: let them land.
+				waitFor(t, "the late bytes reach the idle connection", func() bool {
+					tr.mu.Lock()
+					defer tr.mu.Unlock()
+					for _, conns := range tr.idle {
+						for _, c := range conns {
+							if _, unsolicited := peekIdle(c.tcp); unsolicited {
+								return true
+							}
+						}
+					}
+					return tc.name == "with the answer" // nothing was pooled then
+				})
+				if _, body, err := get(t, t.Context(), tr, u); err != nil || body != "for request 2!" {
+					t.Fatalf("second request got %q, %v", body, err)
+				}
+			})
+		}
+	})
+
+	t.Run("a GET whose answer had begun is not sent again", func(t *testing.T) {
+		var requests atomic.Int32
+		u, _ := rawServer(t, func(n int32, c net.Conn) {
+			br := bufio.NewReader(c)
+			for i := 0; ; i++ {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				requests.Add(1)
+				if n == 1 && i == 1 {
+					io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+					return // the server fails after it began to answer
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		})
+		tr := testInlineTransport(t, nil)
+		if _, _, err := get(t, t.Context(), tr, u); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := get(t, t.Context(), tr, u); err == nil {
+			t.Fatal("the second GET succeeded; want the server's failure")
+		}
+		if n := requests.Load(); n != 2 {
+			t.Fatalf("the server received %d requests, want 2", n)
+		}
+	})
+
+	t.Run("an answer's head larger than the limit is refused", func(t *testing.T) {
+		srv, _ := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Big", strings.Repeat("b", 64<<10))
+			io.WriteString(w, "ok")
+		})
+		tr := testInlineTransport(t, &http.Transport{MaxResponseHeaderBytes: 16 << 10})
+		if _, _, err := get(t, t.Context(), tr, srv.URL); err == nil || !strings.Contains(err.Error(), "head is larger") {
+			t.Fatalf("err = %v, want the head refused", err)
+		}
+	})
+
+	t.Run("a zero MaxIdleConnsPerHost keeps net/http's default of 2", func(t *testing.T) {
+		srv, conns := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+		tr := testInlineTransport(t, &http.Transport{})
+		for range 2 {
+			if _, _, err := get(t, t.Context(), tr, srv.URL); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := conns.Load(); n != 1 {
+			t.Fatalf("%d connections, want 1 kept", n)
+		}
+	})
+
+	t.Run("connections idle too long are closed when others are put back", func(t *testing.T) {
+		tr := testInlineTransport(t, nil)
+		now := time.Unix(1000, 0)
+		tr.now = func() time.Time { return now }
+		tr.idleTimeout = time.Minute
+		a, b := net.Pipe()
+		defer b.Close()
+		old := &inlineConn{key: "k", conn: a, tcp: a}
+		tr.put(old)
+		now = now.Add(2 * time.Minute)
+		c, d := net.Pipe()
+		defer d.Close()
+		tr.put(&inlineConn{key: "k", conn: c, tcp: c})
+		if n := len(tr.idle["k"]); n != 1 {
+			t.Fatalf("%d idle connections, want 1", n)
+		}
+		if _, err := a.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+			t.Fatalf("the expired connection is still open: %v", err)
+		}
+	})
+
 	t.Run("what it does not send inline goes to net/http's Transport", func(t *testing.T) {
 		proxy, _ := url.Parse("http://proxy.example:3128")
 		plain := testInlineTransport(t, nil)
@@ -228,6 +451,7 @@ func TestInlineTransport(t *testing.T) {
 			{"a GET over http", plain, http.MethodGet, "http://cognigy.example/v2.0/users", nil, true},
 			{"a GET over https", plain, http.MethodGet, "https://cognigy.example/v2.0/users", nil, true},
 			{"a request with a body", plain, http.MethodPost, "http://cognigy.example/", strings.NewReader("{}"), false},
+			{"a HEAD", plain, http.MethodHead, "http://cognigy.example/", nil, false},
 			{"a GET through a proxy", proxied, http.MethodGet, "http://cognigy.example/", nil, false},
 		}
 		for _, tc := range cases {
