@@ -64,6 +64,33 @@ func rawServer(t *testing.T, handle func(n int32, c net.Conn)) (string, *atomic.
 	return "http://" + ln.Addr().String() + "/", &accepted
 }
 
+// stalledAnswer is an answer whose server wrote the first sent bytes of its body
+// (announcing length, if not empty) and then stalls until the test ends;
+// those bytes are read.
+func stalledAnswer(t *testing.T, length string, sent int) *http.Response {
+	t.Helper()
+	release := make(chan struct{})
+	srv, _ := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		if length != "" {
+			w.Header().Set("Content-Length", length)
+		}
+		io.WriteString(w, strings.Repeat("x", sent))
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	t.Cleanup(func() { close(release) }) // before the server's Close, registered earlier
+	tr := testInlineTransport(t, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 func testInlineTransport(t *testing.T, fallback *http.Transport) *inlineTransport {
 	t.Helper()
 	if fallback == nil {
@@ -246,22 +273,7 @@ func TestInlineTransport(t *testing.T) {
 	})
 
 	t.Run("closing a body its server stalled in does not wait for the server", func(t *testing.T) {
-		release := make(chan struct{})
-		srv, _ := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) {
-			io.WriteString(w, strings.Repeat("x", 100))
-			w.(http.Flusher).Flush()
-			<-release
-		})
-		defer close(release)
-		tr := testInlineTransport(t, nil)
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(resp.Body, make([]byte, 100)); err != nil {
-			t.Fatal(err)
-		}
+		resp := stalledAnswer(t, "", 100)
 		closed := make(chan error, 1)
 		go func() { closed <- resp.Body.Close() }()
 		select {
@@ -272,23 +284,7 @@ func TestInlineTransport(t *testing.T) {
 	})
 
 	t.Run("closing a body ends a read blocked in it", func(t *testing.T) {
-		release := make(chan struct{})
-		srv, _ := inlineServer(t, func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Length", "1000")
-			io.WriteString(w, "x")
-			w.(http.Flusher).Flush()
-			<-release
-		})
-		defer close(release)
-		tr := testInlineTransport(t, nil)
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(resp.Body, make([]byte, 1)); err != nil {
-			t.Fatal(err)
-		}
+		resp := stalledAnswer(t, "1000", 1)
 		read, reading := make(chan error, 1), make(chan struct{})
 		go func() {
 			close(reading)
