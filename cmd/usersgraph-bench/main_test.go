@@ -313,16 +313,27 @@ func TestBenchRunsTheWrkParts(t *testing.T) {
 	if s.PeakRSSBytes[procFacade] < s.IdleRSSBytes[procFacade] || s.IdleRSSBytes[procFacade] <= 0 {
 		t.Errorf("facade memory: idle %d, peak %d", s.IdleRSSBytes[procFacade], s.PeakRSSBytes[procFacade])
 	}
-	// direct page, facade page and creators, at c=4 and c=1.
-	if len(s.Cells) != 6 {
-		t.Errorf("%d cells, want 6", len(s.Cells))
+	// direct page, facade page and creators, the two floors, at c=4 and c=1.
+	if len(s.Cells) != 10 {
+		t.Errorf("%d cells, want 10", len(s.Cells))
 	}
 	for _, c := range s.Cells {
 		server := procFacade
-		if c.System == sysDirect {
+		switch c.System {
+		case sysDirect:
 			server = ""
+		case sysFloor, sysFloorGet:
+			server = procFloor
 		}
-		if c.Requests <= 0 || c.Failed != 0 || c.RequestsPerSecond <= 0 || c.LatencyMs.P50 <= 0 || c.LatencyMs.P99 < c.LatencyMs.P50 || c.UpstreamCalls <= 0 {
+		// The constant floor calls nothing; the GET floor once a request.
+		calls := c.UpstreamCalls > 0
+		if c.System == sysFloor {
+			calls = c.UpstreamCalls == 0
+		}
+		if c.System == sysFloorGet && c.UpstreamPerRequest < 0.5 { // (counted from a window that may open late, as for direct REST)
+			calls = false
+		}
+		if c.Requests <= 0 || c.Failed != 0 || c.RequestsPerSecond <= 0 || c.LatencyMs.P50 <= 0 || c.LatencyMs.P99 < c.LatencyMs.P50 || !calls {
 			t.Errorf("cell %+v", c)
 		}
 		for _, p := range []string{server, "fake", "wrk"} {
@@ -345,7 +356,7 @@ func TestBenchRunsTheWrkParts(t *testing.T) {
 	if so == nil || so.Cell == nil || so.Cell.Failed != 0 || len(so.RSSBytes) == 0 || so.PeakRSSBytes <= 0 || so.IdleRSSBytes <= 0 || so.Distinct != 300 {
 		t.Fatalf("soak %+v", so)
 	}
-	for _, label := range []string{"side by side under wrk", "added p50 at c=1", "mixed workload", "GETs per query", "soak under wrk", "RSS: idle", "memory of usersgraph", "CPU s per 1,000 requests", "load avg"} {
+	for _, label := range []string{"side by side under wrk", "added p50 at c=1", "mixed workload", "GETs per query", "soak under wrk", "RSS: idle", "memory of usersgraph", "CPU s per 1,000 requests", "load avg", "net/http floor, GET+answer"} {
 		if !strings.Contains(table, label) {
 			t.Errorf("the table lacks %q", label)
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +23,11 @@ const (
 	sysFacade   = "usersgraph, every cache off"
 	sysTailcall = "Tailcall tuned"
 	sysDefault  = "usersgraph, default config"
+	// The net/http floor (cmd/usersgraph-bench/floor): the facade's
+	// answer written by a bare net/http server, as is and after one GET.
+	sysFloor    = "net/http floor, constant"
+	sysFloorGet = "net/http floor, GET+answer"
+	procFloor   = "floor"
 	qPage       = "page"
 	qCreators   = "page + creators"
 	procFacade  = "usersgraph"
@@ -169,6 +176,17 @@ func runSideBySide(ctx context.Context, o options, env *benchEnv) (*sideBySideRe
 		}
 	}
 
+	floor, err := startFloor(ctx, env, f, "http://"+fu.Host+restPathFull)
+	if err != nil {
+		return nil, err
+	}
+	defer floor.Stop()
+	floorReq := func(path string) loadkit.WrkRequest {
+		return loadkit.WrkRequest{Method: http.MethodPost, Path: path, Key: benchKey, Body: toBody(wrkQuery(false))}
+	}
+	rep.Requests[sysFloor+" / "+qPage] = "POST /constant: the facade's answer to its page, as is"
+	rep.Requests[sysFloorGet+" / "+qPage] = "POST /get: GET " + restPathFull + ", then the same answer"
+
 	memory(rep.IdleRSSBytes, false, procFacade, f.PID())
 	if tc != nil {
 		memory(rep.IdleRSSBytes, false, procTC, tc.PID)
@@ -202,6 +220,12 @@ func runSideBySide(ctx context.Context, o options, env *benchEnv) (*sideBySideRe
 			if tc != nil {
 				systems = append(systems, sys{spec: cellSpec{System: sysTailcall, BaseURL: tc.URL, Reqs: []loadkit.WrkRequest{tcReq(refs)}, Server: tc.PID, ServerName: procTC}})
 			}
+			if !refs {
+				floorAt := func(system, path string) sys {
+					return sys{spec: cellSpec{System: system, BaseURL: "http://" + floor.Addr, Reqs: []loadkit.WrkRequest{floorReq(path)}, Server: floor.PID(), ServerName: procFloor}}
+				}
+				systems = append(systems, floorAt(sysFloor, "/constant"), floorAt(sysFloorGet, "/get"))
+			}
 			for _, s := range systems {
 				if err := ctx.Err(); err != nil {
 					return rep, err
@@ -223,6 +247,46 @@ func runSideBySide(ctx context.Context, o options, env *benchEnv) (*sideBySideRe
 		}
 	}
 	return rep, nil
+}
+
+// startFloor builds and starts the net/http floor, answering with the
+// facade's own answer to the side-by-side page query (fetched from f), and
+// fetching upstream (the direct REST page) on /get.
+func startFloor(ctx context.Context, env *benchEnv, f *loadkit.Facade, upstream string) (*loadkit.Facade, error) {
+	env.progress("building the net/http floor ...")
+	bin, err := loadkit.BuildMain(ctx, env.dir, "floor", "./cmd/usersgraph-bench/floor", nil)
+	if err != nil {
+		return nil, err
+	}
+	req, err := loadkit.GraphQL(f.URL(), wrkQuery(false), http.Header{"X-Api-Key": {benchKey}})
+	if err != nil {
+		return nil, err
+	}
+	client := loadkit.NewHTTPClient(1)
+	defer client.CloseIdleConnections()
+	var answer bytes.Buffer
+	codes, msg, err := req.Do(ctx, client, &answer, nil)
+	if err == nil && len(codes) > 0 {
+		err = fmt.Errorf("fails (%s): %s", strings.Join(codes, ", "), msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the facade's answer for the floor: %w", err)
+	}
+	file := filepath.Join(env.dir, "floor-answer.json")
+	if err := os.WriteFile(file, answer.Bytes(), 0o600); err != nil {
+		return nil, err
+	}
+	floor, err := loadkit.StartFacade(ctx, bin, env.dir, []string{"FLOOR_ANSWER=" + file, "FLOOR_UPSTREAM=" + upstream})
+	if err != nil {
+		return nil, fmt.Errorf("the net/http floor: %w", err)
+	}
+	for _, path := range []string{"/constant", "/get"} {
+		if err := checkOnce(ctx, "http://"+floor.Addr, loadkit.WrkRequest{Method: http.MethodPost, Path: path, Key: benchKey, Body: toBody(wrkQuery(false))}); err != nil {
+			floor.Stop()
+			return nil, fmt.Errorf("the net/http floor, %s: %w", path, err)
+		}
+	}
+	return floor, nil
 }
 
 // checkOnce sends r once and wants a 200 answer without errors and with 25

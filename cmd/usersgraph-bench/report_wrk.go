@@ -22,6 +22,8 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 		switch system {
 		case sysTailcall:
 			return procTC
+		case sysFloor, sysFloorGet:
+			return procFloor
 		case sysDirect:
 			return ""
 		}
@@ -31,7 +33,7 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 		p("side by side under wrk (%s, the same Lua script for every system), one upstream fake (%d users)", s.Wrk, s.Users)
 		p("each cell: %gs measured after %gs warmup; facade env: %s", s.DurationSeconds, s.WarmupSeconds, strings.Join(s.FacadeEnv, " "))
 		p("Tailcall: %s", s.Tailcall)
-		for _, k := range []string{sysDirect + " / " + qPage, sysFacade + " / " + qPage, sysFacade + " / " + qCreators, sysTailcall + " / " + qPage, sysTailcall + " / " + qCreators} {
+		for _, k := range []string{sysDirect + " / " + qPage, sysFacade + " / " + qPage, sysFacade + " / " + qCreators, sysTailcall + " / " + qPage, sysTailcall + " / " + qCreators, sysFloor + " / " + qPage, sysFloorGet + " / " + qPage} {
 			if q, ok := s.Requests[k]; ok {
 				p("  %-38s %s", k, q)
 			}
@@ -45,7 +47,7 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 			row(c, serverOf(c.System), ratio)
 		}
 		if d := s.find(sysDirect, qPage, 1); d != nil {
-			for _, sys := range []string{sysFacade, sysTailcall} {
+			for _, sys := range []string{sysFacade, sysTailcall, sysFloorGet} {
 				for _, q := range []string{qPage, qCreators} {
 					if c := s.find(sys, q, 1); c != nil {
 						p("added p50 at c=1 over direct REST: %-28s %-16s %+.3f ms (%.3f − %.3f)", sys, q, c.LatencyMs.P50-d.LatencyMs.P50, c.LatencyMs.P50, d.LatencyMs.P50)
@@ -58,6 +60,8 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 				p("memory of %s: idle %s, peak (VmHWM) %s over the cells", proc, mibs(s.IdleRSSBytes[proc]), mibs(peak))
 			}
 		}
+		p("(net/http floor: a bare net/http server, no GraphQL, writing the facade's answer to the page, as is or")
+		p(" after one GET of the REST page; the least any net/http server spends on these requests)")
 		p("(req/s: successful answers; ×REST: to direct REST's page at the same c; upstr/req: calls the fake")
 		p(" counted over wrk's requests; CPU: user+system time of each process over the measured window; fake =")
 		p(" this process; other: CPU of the machine used by any other process; load avg: 1, 5, 15 min at start)")

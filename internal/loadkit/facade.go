@@ -55,6 +55,12 @@ type Binary struct {
 // (with go build -overlay; the source tree is not touched), e.g. a file that
 // serves net/http/pprof; nil builds the facade as it is.
 func BuildFacade(ctx context.Context, dir, name string, extra map[string]string) (*Binary, error) {
+	return BuildMain(ctx, dir, name, FacadePackage, extra)
+}
+
+// BuildMain builds the main package pkg of this module (relative to its
+// root, as "./cmd/x") into dir/name, with extra as for BuildFacade.
+func BuildMain(ctx context.Context, dir, name, pkg string, extra map[string]string) (*Binary, error) {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return nil, err
@@ -67,9 +73,9 @@ func BuildFacade(ctx context.Context, dir, name string, extra map[string]string)
 			if filepath.Base(file) != file || !strings.HasSuffix(file, ".go") {
 				return nil, fmt.Errorf("overlay file %q: want a .go file name without a directory", file)
 			}
-			target := filepath.Join(root, filepath.FromSlash(FacadePackage), file)
+			target := filepath.Join(root, filepath.FromSlash(pkg), file)
 			if _, err := os.Stat(target); err == nil {
-				return nil, fmt.Errorf("overlay file %s already exists in the facade's package", target)
+				return nil, fmt.Errorf("overlay file %s already exists in %s", target, pkg)
 			}
 			tmp := filepath.Join(dir, "overlay-"+file)
 			if err := os.WriteFile(tmp, []byte(src), 0o600); err != nil {
@@ -87,14 +93,14 @@ func BuildFacade(ctx context.Context, dir, name string, extra map[string]string)
 		}
 		args = append(args, "-overlay", oname)
 	}
-	args = append(args, FacadePackage)
+	args = append(args, pkg)
 	t0 := time.Now()
 	bctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
 	build := exec.CommandContext(bctx, "go", args...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %s: %w\n%s", FacadePackage, err, bytes.TrimSpace(out))
+		return nil, fmt.Errorf("go build %s: %w\n%s", pkg, err, bytes.TrimSpace(out))
 	}
 	b.BuildTime = time.Since(t0)
 	return b, nil
