@@ -160,10 +160,14 @@ func NewHandler(cfg Config) http.Handler {
 			srv.ServeHTTP(w, r.WithContext(fastpath.ExecutorOnly(r.Context())))
 		})
 	}
-	return withDeadline(cfg.RequestTimeout, withCredential(cfg.DefaultCredential,
+	// The deadline starts where execution does: a request answered from
+	// the response cache or with an identical request's execution sets no
+	// timer (its wait is bounded by the deadline of the request it waits
+	// for, which began earlier).
+	return withCredential(cfg.DefaultCredential,
 		withResponseCache(responseCacheConfig{ttl: cfg.ResponseCacheTTL, maxBytes: cfg.ResponseCacheBytes, maxBody: maxBody,
 			share: !cfg.NoInFlightSharing, maxShared: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes))},
-			obs, withMeter(loaders.Middleware(up, lookup, gql)))))
+			obs, withDeadline(cfg.RequestTimeout, withMeter(loaders.Middleware(up, lookup, gql)))))
 }
 
 func orDefault[N int | int64](v, def N) N {
