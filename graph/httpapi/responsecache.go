@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -68,8 +67,9 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // never fails (crypto/rand)
-	// Every request is keyed: HMAC states are reused, not made anew.
-	macs := &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
+	// Every request is keyed: HMAC states and the buffer the key's fields
+	// are put in are reused, not made anew.
+	keyers := &sync.Pool{New: func() any { return &keyer{mac: hmac.New(sha256.New, secret)} }}
 	rco, _ := obs.(ResponseCacheObserver)
 	ifo, _ := obs.(InFlightObserver)
 	return respcache.Middleware(cache, respcache.Config{
@@ -78,29 +78,11 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 		ShareInFlight: rc.share,
 		MaxShared:     rc.maxShared,
 		Key: func(r *http.Request, body []byte) (respcache.Key, bool) {
-			var k respcache.Key
-			m := macs.Get().(hash.Hash)
-			defer macs.Put(m)
-			m.Reset()
+			kr := keyers.Get().(*keyer)
+			defer kr.put(keyers)
 			cred, _ := restclient.CredentialFrom(r.Context())
-			field := func(s string) {
-				var n [4]byte
-				binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-				m.Write(n[:])
-				_, _ = io.WriteString(m, s)
-			}
-			field(strconv.Itoa(int(cred.Kind)))
-			field(cred.Secret())
-			field(r.Method)
-			field(r.Header.Get("Accept"))
-			field(r.Header.Get("Content-Type"))
-			field(r.URL.RawQuery)
-			var n [4]byte
-			binary.BigEndian.PutUint32(n[:], uint32(len(body)))
-			m.Write(n[:])
-			m.Write(body)
-			m.Sum(k[:0])
-			return k, true
+			return kr.key(body, strconv.Itoa(int(cred.Kind)), cred.Secret(), r.Method,
+				r.Header.Get("Accept"), r.Header.Get("Content-Type"), r.URL.RawQuery), true
 		},
 		TrackData: restclient.WithDataNotes,
 		Stored:    cachedBody,
@@ -131,6 +113,37 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 			obs.Operation(r.Context(), Operation{Name: shared.Operation, Outcome: "ok", Elapsed: elapsed})
 		},
 	}, next)
+}
+
+// keyer hashes a request's fields into a response-cache key: each field
+// length-prefixed, so that no two different requests give the same input.
+type keyer struct {
+	mac hash.Hash
+	buf []byte
+}
+
+// key is the keyed hash of fields, then body.
+func (kr *keyer) key(body []byte, fields ...string) (k respcache.Key) {
+	b := kr.buf[:0]
+	for _, f := range fields {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
+	kr.mac.Reset()
+	kr.mac.Write(b)
+	kr.mac.Write(body)
+	kr.mac.Sum(k[:0])
+	kr.buf = b
+	return k
+}
+
+// put returns kr to pool, unless a request with large headers grew its
+// buffer past what is worth keeping.
+func (kr *keyer) put(pool *sync.Pool) {
+	if cap(kr.buf) <= 4<<10 {
+		pool.Put(kr)
+	}
 }
 
 // cachedBody is an answer as its repeats give it: they spend no upstream

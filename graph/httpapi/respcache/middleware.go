@@ -74,7 +74,7 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 		}
 		var body []byte
 		if r.Method == http.MethodPost && r.Body != nil {
-			b, err := io.ReadAll(io.LimitReader(r.Body, cfg.MaxBody+1))
+			b, err := readBody(r, cfg.MaxBody)
 			if err != nil || int64(len(b)) > cfg.MaxBody {
 				// Let the transport read (and refuse) it whole.
 				r.Body = struct {
@@ -85,7 +85,9 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 				return
 			}
 			body = b
-			r.Body = io.NopCloser(bytes.NewReader(b))
+			rb := &bytesBody{}
+			rb.Reset(b)
+			r.Body = rb
 		}
 		k, ok := cfg.Key(r, body)
 		if !ok {
@@ -192,19 +194,56 @@ func answerOf(cfg Config, rec *recorder, d *decision, start time.Time) *Entry {
 	// Kept in an allocation of its own size, not in the recorder's buffer,
 	// which may be twice as large (and is written to the caller after).
 	kept = append(make([]byte, 0, len(kept)), kept...)
-	return &Entry{
+	e := &Entry{
 		Status:      rec.status,
 		ContentType: rec.Header().Get("Content-Type"),
 		Body:        kept,
 		Operation:   operation,
 		Expires:     oldest.Add(cfg.TTL),
 	}
+	e.contentType, e.contentLength = []string{e.ContentType}, []string{strconv.Itoa(len(kept))}
+	return e
 }
 
 // serve writes a kept answer.
+// readBody reads r's body, max+1 bytes at most: in one allocation of the
+// announced length when there is one.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	n := r.ContentLength
+	if n < 0 || n > max {
+		return io.ReadAll(io.LimitReader(r.Body, max+1))
+	}
+	b := make([]byte, n)
+	if k, err := io.ReadFull(r.Body, b); err != nil {
+		return b[:k], err
+	}
+	// net/http ends a body at its Content-Length; a request made
+	// otherwise may carry more, which is read on.
+	var one [1]byte
+	if k, _ := io.ReadFull(r.Body, one[:]); k == 0 {
+		return b, nil
+	}
+	rest, err := io.ReadAll(io.LimitReader(r.Body, max-n))
+	return append(append(b, one[0]), rest...), err
+}
+
+// bytesBody is a request body already read: one allocation where
+// io.NopCloser(bytes.NewReader(b)) makes two.
+type bytesBody struct{ bytes.Reader }
+
+func (*bytesBody) Close() error { return nil }
+
 func serve(w http.ResponseWriter, e *Entry) {
-	w.Header().Set("Content-Type", e.ContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(e.Body)))
+	h := w.Header()
+	if e.contentType != nil {
+		// Every answer from e shares these values: net/http copies them
+		// when it writes the header, and no handler changes a value in
+		// place.
+		h["Content-Type"], h["Content-Length"] = e.contentType, e.contentLength
+	} else {
+		h.Set("Content-Type", e.ContentType)
+		h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(e.Body)
 }

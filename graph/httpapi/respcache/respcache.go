@@ -31,6 +31,9 @@ type Entry struct {
 	Body        []byte
 	Operation   string
 	Expires     time.Time
+
+	// The header values of an entry made by the middleware, made once.
+	contentType, contentLength []string
 }
 
 func (e *Entry) size() int64 { return int64(len(e.Body)+len(e.ContentType)+len(e.Operation)) + 128 }
