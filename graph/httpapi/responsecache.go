@@ -118,8 +118,8 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 // keyer hashes a request's fields into a response-cache key: each field
 // length-prefixed, so that no two different requests give the same input.
 type keyer struct {
-	mac hash.Hash
-	buf []byte
+	mac      hash.Hash
+	buf, sum []byte
 }
 
 // key is the keyed hash of fields, then body.
@@ -133,7 +133,8 @@ func (kr *keyer) key(body []byte, fields ...string) (k respcache.Key) {
 	kr.mac.Reset()
 	kr.mac.Write(b)
 	kr.mac.Write(body)
-	kr.mac.Sum(k[:0])
+	kr.sum = kr.mac.Sum(kr.sum[:0]) // (k[:0] would escape: a heap allocation each time)
+	copy(k[:], kr.sum)
 	kr.buf = b
 	return k
 }
