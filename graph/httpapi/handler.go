@@ -163,10 +163,11 @@ func NewHandler(cfg Config) http.Handler {
 	// The deadline starts where execution does: a request answered from
 	// the response cache or with an identical request's execution sets no
 	// timer (its wait is bounded by the deadline of the request it waits
-	// for, which began earlier).
+	// for, which began earlier; one that then executes on its own gets
+	// what is left of its time, from the response-cache middleware).
 	return withCredential(cfg.DefaultCredential,
 		withResponseCache(responseCacheConfig{ttl: cfg.ResponseCacheTTL, maxBytes: cfg.ResponseCacheBytes, maxBody: maxBody,
-			share: !cfg.NoInFlightSharing, maxShared: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes))},
+			share: !cfg.NoInFlightSharing, maxShared: int64(orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes)), timeout: cfg.RequestTimeout},
 			obs, withDeadline(cfg.RequestTimeout, withMeter(loaders.Middleware(up, lookup, gql)))))
 }
 

@@ -41,6 +41,7 @@ type responseCacheConfig struct {
 	maxBytes  int64         // of the response cache; 0: DefaultResponseCacheBytes
 	maxBody   int64         // largest request body keyed
 	share     bool          // share executions in flight
+	timeout   time.Duration // a request's whole time (REQUEST_TIMEOUT)
 	maxShared int64         // largest answer shared in flight
 }
 
@@ -77,6 +78,7 @@ func withResponseCache(rc responseCacheConfig, obs Observer, next http.Handler) 
 		MaxBody:       rc.maxBody,
 		ShareInFlight: rc.share,
 		MaxShared:     rc.maxShared,
+		Timeout:       rc.timeout,
 		Key: func(r *http.Request, body []byte) (respcache.Key, bool) {
 			kr := keyers.Get().(*keyer)
 			defer kr.put(keyers)

@@ -255,3 +255,30 @@ func TestIdenticalQueriesInFlightShareOneExecution(t *testing.T) {
 		})
 	}
 }
+
+// TestAWaiterThatRunsOnItsOwnKeepsItsDeadline: a request that waited for
+// an identical one, whose answer could not be shared (it ran out of time
+// on a slow upstream), executes on its own within what is left of its
+// REQUEST_TIMEOUT, not a fresh one: its caller waits about the timeout,
+// not the time waited plus the timeout (1.7 s here).
+func TestAWaiterThatRunsOnItsOwnKeepsItsDeadline(t *testing.T) {
+	const timeout = time.Second
+	e := graphtest.Setup(t, graphtest.WithFake(restclienttest.WithLatency(5*time.Second)),
+		graphtest.WithConfig(func(c *httpapi.Config) { c.RequestTimeout = timeout }))
+	leader := make(chan struct{})
+	go func() {
+		defer close(leader)
+		e.Query(t, cachedQuery, nil, graphtest.APIKey)
+	}()
+	time.Sleep(300 * time.Millisecond) // the leader is executing: this one waits for it
+	start := time.Now()
+	r := e.Query(t, cachedQuery, nil, graphtest.APIKey)
+	took := time.Since(start)
+	<-leader
+	if len(r.Errors) == 0 {
+		t.Errorf("the waiter got an answer from a 5 s upstream within its 1 s timeout: %+v", r)
+	}
+	if took > timeout+350*time.Millisecond {
+		t.Errorf("the waiter answered after %v; its REQUEST_TIMEOUT is %v", took, timeout)
+	}
+}

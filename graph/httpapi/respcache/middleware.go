@@ -41,6 +41,12 @@ type Config struct {
 	// MaxShared bounds an answer shared in flight when there is no cache
 	// (with one, the cache's bound on an entry applies).
 	MaxShared int64
+	// Timeout, when set, is a request's whole time: a request that waited
+	// for an identical one and then executes on its own (nothing was
+	// shared) does so within what is left of it. (The wait itself is
+	// bounded by the execution waited for, which started earlier; next
+	// gives every execution its deadline.)
+	Timeout time.Duration
 	// OnShared, when set, is told about every request answered with the
 	// bytes of an identical one, with the time it took.
 	OnShared func(r *http.Request, shared *Entry, elapsed time.Duration)
@@ -136,6 +142,11 @@ func Middleware(c *Cache, cfg Config, next http.Handler) http.Handler {
 					return
 				}
 				f = nil // nothing to share: executed on its own
+				if cfg.Timeout > 0 {
+					ctx, cancel := context.WithDeadline(r.Context(), start.Add(cfg.Timeout))
+					defer cancel()
+					r = r.WithContext(ctx)
+				}
 			}
 		}
 		seen := c != nil && c.SeenWithin(k, cfg.TTL)
@@ -205,12 +216,17 @@ func answerOf(cfg Config, rec *recorder, d *decision, start time.Time) *Entry {
 	return e
 }
 
-// serve writes a kept answer.
+// readAtOnce is the largest announced body read into one allocation of
+// its length before any of it arrives.
+const readAtOnce = 64 << 10
+
 // readBody reads r's body, max+1 bytes at most: in one allocation of the
-// announced length when there is one.
+// announced length when there is one up to readAtOnce.
 func readBody(r *http.Request, max int64) ([]byte, error) {
 	n := r.ContentLength
-	if n < 0 || n > max {
+	if n < 0 || n > max || n > readAtOnce {
+		// Unknown, over the limit, or large: grown as bytes arrive, so
+		// that an announced length never holds memory unsent.
 		return io.ReadAll(io.LimitReader(r.Body, max+1))
 	}
 	b := make([]byte, n)
@@ -233,6 +249,7 @@ type bytesBody struct{ bytes.Reader }
 
 func (*bytesBody) Close() error { return nil }
 
+// serve writes a kept answer.
 func serve(w http.ResponseWriter, e *Entry) {
 	h := w.Header()
 	if e.contentType != nil {
@@ -340,11 +357,13 @@ func (r *recorder) giveUp() {
 		return
 	}
 	r.overflow = true
-	r.release()
-	r.buf = bytes.Buffer{}
+	// Those waiting are let go first: writing what was held may block on
+	// a slow reader.
 	if r.overflowed != nil {
 		r.overflowed()
 	}
+	r.release()
+	r.buf = bytes.Buffer{}
 }
 
 // release writes what was held.

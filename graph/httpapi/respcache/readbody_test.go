@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,3 +55,49 @@ func TestReadBodyKeepsWhatWasSent(t *testing.T) {
 type failing struct{ err error }
 
 func (f *failing) Read([]byte) (int, error) { return 0, f.err }
+
+// TestReadBodyHoldsNoMemoryForBytesNotSent: a client that announces a
+// large body and sends ten bytes does not make the server allocate what
+// it announced.
+func TestReadBodyHoldsNoMemoryForBytesNotSent(t *testing.T) {
+	const max = 1 << 20
+	r, _ := http.NewRequest(http.MethodPost, "/graphql", io.NopCloser(strings.NewReader("0123456789")))
+	r.ContentLength = max
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b, err := readBody(r, max)
+	runtime.ReadMemStats(&m1)
+	if string(b) != "0123456789" || err != nil {
+		t.Errorf("read %q, %v", b, err)
+	}
+	if got := m1.TotalAlloc - m0.TotalAlloc; got > 256<<10 {
+		t.Errorf("allocated %d bytes for a 10-byte body announced as %d", got, max)
+	}
+}
+
+// TestAnOverflowingLeaderLetsItsWaitersGoBeforeWriting: when the answer
+// held for those waiting turns out too large to share, they are let go
+// (to execute on their own) before the held bytes are written to the
+// leader's own caller, whose reading may be slow.
+func TestAnOverflowingLeaderLetsItsWaitersGoBeforeWriting(t *testing.T) {
+	var events []string
+	w := &loggingWriter{ResponseWriter: httptest.NewRecorder(), events: &events}
+	rec := &recorder{ResponseWriter: w, limit: 4, record: true, hold: true,
+		overflowed: func() { events = append(events, "waiters let go") }}
+	_, _ = rec.Write([]byte("abc"))   // held
+	_, _ = rec.Write([]byte("defgh")) // over the limit
+	want := []string{"waiters let go", "write abc", "write defgh"}
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
+	}
+}
+
+type loggingWriter struct {
+	http.ResponseWriter
+	events *[]string
+}
+
+func (w *loggingWriter) Write(b []byte) (int, error) {
+	*w.events = append(*w.events, "write "+string(b))
+	return w.ResponseWriter.Write(b)
+}
