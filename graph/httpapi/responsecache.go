@@ -142,8 +142,10 @@ func (kr *keyer) key(body []byte, fields ...string) (k respcache.Key) {
 }
 
 // put returns kr to pool, unless a request with large headers grew its
-// buffer past what is worth keeping.
+// buffer past what is worth keeping. The fields (a credential among them)
+// are wiped first: a pooled buffer does not keep a caller's secret.
 func (kr *keyer) put(pool *sync.Pool) {
+	clear(kr.buf)
 	if cap(kr.buf) <= 4<<10 {
 		pool.Put(kr)
 	}
