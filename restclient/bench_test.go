@@ -2,11 +2,13 @@ package restclient
 
 import (
 	"bytes"
-	"encoding/json"
+
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // pageBody is a realistic page of n users as Cognigy sends it.
@@ -29,7 +31,7 @@ func BenchmarkDecodePage100(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var w wirePage
-		if err := json.Unmarshal(body, &w); err != nil {
+		if err := gojson.Unmarshal(body, &w); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := w.page(); err != nil {
