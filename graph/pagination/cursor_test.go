@@ -2,6 +2,7 @@ package pagination
 
 import (
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 )
@@ -91,6 +92,20 @@ func BenchmarkCursorDecode(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode(s, q); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestChecksumIsCRC32IEEE: the cursor's own checksum loop computes what
+// hash/crc32 does, for every length up to well past a cursor's.
+func TestChecksumIsCRC32IEEE(t *testing.T) {
+	b := make([]byte, 300)
+	for i := range b {
+		b[i] = byte(i*7 + 3)
+	}
+	for n := range len(b) + 1 {
+		if got, want := checksum(b[:n]), crc32.ChecksumIEEE(b[:n]); got != want {
+			t.Fatalf("%d bytes: %08x, want %08x", n, got, want)
 		}
 	}
 }
