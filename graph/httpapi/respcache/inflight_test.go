@@ -115,11 +115,7 @@ func TestWhenTheFirstRequestFailsTheOthersRunOnTheirOwn(t *testing.T) {
 	}
 	waiting.Wait()
 	close(g.open) // every execution panics from here on
-	done := make(chan struct{})
-	go func() { all.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+	if !returnsWithin(&all, 10*time.Second) {
 		t.Fatal("requests waiting for a request that panicked never returned")
 	}
 	if g.calls.Load() != 4 {
@@ -234,11 +230,7 @@ func TestWaitersDoNotWaitForASlowReader(t *testing.T) {
 	}
 	waiting.Wait()
 	close(gate)
-	done := make(chan struct{})
-	go func() { others.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+	if !returnsWithin(&others, 10*time.Second) {
 		close(slow.unblock)
 		t.Fatal("the waiting requests were held until the first request's caller read its answer")
 	}
@@ -281,11 +273,7 @@ func TestAnAnswerTooLargeToShareFreesItsWaitersAtOnce(t *testing.T) {
 	}
 	waiting.Wait()
 	close(gate)
-	done := make(chan struct{})
-	go func() { others.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+	if !returnsWithin(&others, 10*time.Second) {
 		t.Fatal("the waiters of an answer too large to share waited for it to be written")
 	}
 	close(rest)
@@ -313,5 +301,17 @@ func TestAnAnswerWithTwoStatusesIsNotKept(t *testing.T) {
 	}
 	if c.Len() != 0 {
 		t.Fatalf("an answer with a second status was kept: %d entries", c.Len())
+	}
+}
+
+// returnsWithin reports whether every goroutine of wg returns within d.
+func returnsWithin(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
 	}
 }
