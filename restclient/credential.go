@@ -103,17 +103,24 @@ func (c Credential) apply(h http.Header) {
 // An Authorization header of another scheme is not a Cognigy credential and is
 // ignored.
 func CredentialFromHeader(h http.Header) (Credential, bool) {
-	if v := h.Get(HeaderAPIKey); v != "" {
+	if v := h.Get(canonicalAPIKey); v != "" {
 		return NewCredential(APIKey, v), true
 	}
 	if tok, ok := bearerToken(h.Get(HeaderAuthorization)); ok {
 		return NewCredential(Bearer, tok), true
 	}
-	if tok, ok := bearerToken(h.Get(HeaderCXone)); ok {
+	if tok, ok := bearerToken(h.Get(canonicalCXone)); ok {
 		return NewCredential(CXone, tok), true
 	}
 	return Credential{}, false
 }
+
+// The header names as http.Header keeps them: Get with a name in another
+// spelling makes its canonical form anew, an allocation on every request.
+var (
+	canonicalAPIKey = http.CanonicalHeaderKey(HeaderAPIKey)
+	canonicalCXone  = http.CanonicalHeaderKey(HeaderCXone)
+)
 
 func bearerToken(v string) (string, bool) {
 	const prefix = "bearer "

@@ -347,3 +347,28 @@ func TestCredential_neverRevealsItsSecret(t *testing.T) {
 // same compares credentials by kind and secret (the secret is held by
 // pointer, so == compares identity).
 func same(a, b Credential) bool { return a.Kind == b.Kind && a.Secret() == b.Secret() }
+
+// Every request's credential is read from its header: that costs the
+// secret's one allocation, and nothing for the header names.
+func TestCredentialFromHeaderAllocatesOnlyTheSecret(t *testing.T) {
+	cases := []struct {
+		name   string
+		header http.Header
+	}{
+		{"an API key", http.Header{"X-Api-Key": {"k3y"}}},
+		{"a CXone token", http.Header{"X-Cxone-Authorization": {"Bearer cx"}}},
+		{"no credential", http.Header{"Accept": {"application/json"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, ok := CredentialFromHeader(c.header)
+			want := 0.0
+			if ok {
+				want = 1
+			}
+			if got := testing.AllocsPerRun(100, func() { CredentialFromHeader(c.header) }); got != want {
+				t.Fatalf("%v allocations, want %v", got, want)
+			}
+		})
+	}
+}
