@@ -86,6 +86,7 @@ type options struct {
 	parts          []string // of allParts, in their order
 	tailcall       string   // the Tailcall peer's folder; "" = skip it
 	wrkClients     []int    // descending: the first is where profiles are taken
+	syscalls       bool     // count the servers' system calls in the side-by-side part
 	mixQueries     int
 	mixCredentials int
 	mixUsers       int
@@ -153,6 +154,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coldTrials, "cold-trials", 3, fmt.Sprintf("fresh facades for the cold/warm first:100 measurement (1 to %d); the median counts", maxColdTrials))
 	fs.Var(&o.facadeEnv, "facade-env", "extra KEY=VALUE for every started facade, e.g. GOGC=200 or LOG_LEVEL=info (repeatable)")
 	partsFlag := fs.String("run", strings.Join(allParts, ","), "comma-separated parts to run: wrk (direct REST, the cache-off facade and Tailcall side by side under wrk), mix (the Zipf mix under wrk: default-config facade and direct REST), soak (a long run of distinct queries, RSS every second), go (the in-process Go clients' view and the cold/warm first:100)")
+	fs.BoolVar(&o.syscalls, "syscalls", false, "count each server's system calls per request in the side-by-side part, with perf stat attached to its process during the measured runs (needs perf allowed to count the raw_syscalls tracepoint; adds a line per cell)")
 	fs.StringVar(&o.tailcall, "tailcall", os.Getenv(tailcallEnv), "`DIR`: a writable copy of the Tailcall peer (../shared/peers/tailcall) with npm ci done, started with its start.sh cached; default $"+tailcallEnv+"; empty skips it")
 	wrkC := intList{1, 64}
 	fs.Var(&wrkC, "wrk-c", "comma-separated wrk connection counts of the side-by-side part")

@@ -99,6 +99,11 @@ func runSideBySide(ctx context.Context, o options, env *benchEnv) (*sideBySideRe
 	if err != nil {
 		return nil, err
 	}
+	if o.syscalls {
+		if wb.syscalls, err = newSyscallCounter(ctx, env.dir); err != nil {
+			return nil, err
+		}
+	}
 	rep := &sideBySideReport{Wrk: wrkVersion(wb.bin), DurationSeconds: o.duration.Seconds(), WarmupSeconds: o.warmup.Seconds(), Users: demoUsers,
 		Requests: map[string]string{}, IdleRSSBytes: map[string]int64{}, PeakRSSBytes: map[string]int64{}}
 	memory := func(into map[string]int64, peak bool, name string, pid int) {

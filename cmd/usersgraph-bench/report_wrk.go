@@ -46,6 +46,11 @@ func writeWrkTables(bw *bufio.Writer, r *report) {
 			}
 			row(c, serverOf(c.System), ratio)
 		}
+		for _, c := range s.Cells {
+			if c.SyscallsPerRequest > 0 {
+				p("system calls per request (perf stat, %s of the server's process): %-28s %-16s c=%-3d %.2f", syscallEvent, c.System, c.Query, c.Clients, c.SyscallsPerRequest)
+			}
+		}
 		if d := s.find(sysDirect, qPage, 1); d != nil {
 			for _, sys := range []string{sysFacade, sysTailcall, sysFloorGet} {
 				for _, q := range []string{qPage, qCreators} {

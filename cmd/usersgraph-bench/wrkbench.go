@@ -26,6 +26,7 @@ type wrkBench struct {
 	up       *loadkit.UpstreamCounter
 	progress func(string, ...any)
 	files    int
+	syscalls *syscallCounter // nil: system calls are not counted
 }
 
 func newWrkBench(dir string, up *loadkit.UpstreamCounter, progress func(string, ...any)) (*wrkBench, error) {
@@ -75,6 +76,10 @@ type wrkCell struct {
 	// during the window (-1: unknown).
 	OtherCPUPercent float64 `json:"otherCpuPercent"`
 	LoadAverage     string  `json:"loadAverage"` // at the start of the window
+	// SyscallsPerRequest is the system calls the server process entered
+	// over the measured run per completed request, counted by perf stat
+	// (-syscalls); 0: not counted.
+	SyscallsPerRequest float64 `json:"syscallsPerRequest,omitempty"`
 }
 
 // run warms up for warmup (a separate wrk run) and measures for d. during,
@@ -134,11 +139,24 @@ func (b *wrkBench) run(ctx context.Context, s cellSpec, warmup, d time.Duration,
 	if s.Server != 0 {
 		pids = append(pids, s.Server)
 	}
+	var countSyscalls func() (int64, error)
+	if b.syscalls != nil && s.Server != 0 {
+		if countSyscalls, err = b.syscalls.start(ctx, s.Server); err != nil {
+			return nil, err
+		}
+	}
 	meter := loadkit.StartCPU(pids...)
 	machine0, _ := loadkit.ReadCPU()
 	res, err := w.Run(ctx)
 	cpu := meter.Stop()
 	machine1, _ := loadkit.ReadCPU()
+	var syscalls int64
+	if countSyscalls != nil {
+		var serr error
+		if syscalls, serr = countSyscalls(); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	calls := b.up.Counts().Sub(before)
 	if stop != nil {
 		stop()
@@ -161,6 +179,7 @@ func (b *wrkBench) run(ctx context.Context, s cellSpec, warmup, d time.Duration,
 	}
 	if res.Requests > 0 {
 		c.UpstreamPerRequest = float64(calls.Total) / float64(res.Requests)
+		c.SyscallsPerRequest = float64(syscalls) / float64(res.Requests)
 		per1k := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(res.Requests) }
 		if cpu[0] >= 0 {
 			c.CPUSecondsPer1k["fake"] = per1k(cpu[0])
