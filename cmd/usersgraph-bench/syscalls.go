@@ -33,34 +33,84 @@ func newSyscallCounter(ctx context.Context, dir string) (*syscallCounter, error)
 	if err != nil {
 		return nil, fmt.Errorf("-syscalls needs perf (Debian package linux-perf): %w", err)
 	}
-	out, err := exec.CommandContext(ctx, bin, "stat", "-x,", "-e", syscallEvent, "--", "true").CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("-syscalls: perf stat -e %s cannot count here (perf_event_paranoid, or privileges): %v: %s", syscallEvent, err, bytes.TrimSpace(out))
+	sc := &syscallCounter{perf: bin, dir: dir}
+	// A trial start on a child of ours: perf answers "enable" only once it
+	// has opened the counters on the process, which is what it may be
+	// refused. (The child sleeps, so the count itself says nothing.)
+	child := exec.CommandContext(ctx, "sleep", "60")
+	if err := child.Start(); err != nil {
+		return nil, fmt.Errorf("-syscalls: %w", err)
 	}
-	return &syscallCounter{perf: bin, dir: dir}, nil
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	stop, err := sc.start(ctx, child.Process.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("-syscalls: perf cannot count %s here (perf_event_paranoid, privileges, or a perf without --control): %w", syscallEvent, err)
+	}
+	_, _ = stop()
+	return sc, nil
 }
 
 // start counts pid's system calls until the returned function is called,
 // which returns the count.
 func (sc *syscallCounter) start(ctx context.Context, pid int) (stop func() (int64, error), err error) {
 	sc.n++
-	out := filepath.Join(sc.dir, fmt.Sprintf("perf-%d.csv", sc.n))
-	cmd := exec.CommandContext(ctx, sc.perf, "stat", "-x,", "-e", syscallEvent, "-p", strconv.Itoa(pid), "-o", out)
+	base := filepath.Join(sc.dir, fmt.Sprintf("perf-%d", sc.n))
+	out, ctlPath, ackPath := base+".csv", base+".ctl", base+".ack"
+	for _, p := range []string{ctlPath, ackPath} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			return nil, fmt.Errorf("perf stat: control fifo: %w", err)
+		}
+	}
+	// Both ends opened read-write: neither open waits for perf's.
+	ctl, err := os.OpenFile(ctlPath, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("perf stat: %w", err)
+	}
+	defer ctl.Close()
+	ack, err := os.OpenFile(ackPath, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("perf stat: %w", err)
+	}
+	defer ack.Close()
+	// The counter starts disabled (-D -1) and counts from the "enable"
+	// perf acknowledges: attaching to every thread takes perf a while, and
+	// a count that began on some threads only would be short.
+	cmd := exec.CommandContext(ctx, sc.perf, "stat", "-x,", "-e", syscallEvent, "-p", strconv.Itoa(pid), "-o", out,
+		"-D", "-1", "--control", "fifo:"+ctlPath+","+ackPath)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("perf stat: %w", err)
 	}
-	// perf attaches to the process after it starts: wait (2 s at most)
-	// until it holds its counter, so that the count covers the run.
-	if !waitAttached(cmd.Process.Pid, 2*time.Second) {
+	// When perf exits (refused, or stopped), a wait for its answer ends.
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		_ = ack.SetReadDeadline(time.Now())
+		exited <- err
+	}()
+	fail := func(err error) error {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("perf stat did not attach to process %d: %s", pid, bytes.TrimSpace(stderr.Bytes()))
+		<-exited
+		return fmt.Errorf("perf stat on process %d: %w: %s", pid, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	if _, err := ctl.WriteString("enable\n"); err != nil {
+		return nil, fail(err)
+	}
+	// perf loads many libraries before it reads its control fifo: on a
+	// busy machine that can take seconds.
+	if err := ack.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return nil, fail(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := ack.Read(buf); err != nil {
+		return nil, fail(fmt.Errorf("no acknowledgement of enable: %w", err))
+	} else if !bytes.HasPrefix(buf[:n], []byte("ack\n")) { // perf 6.1 sends "ack\n\x00"
+		return nil, fail(fmt.Errorf("enable answered %q", buf[:n]))
 	}
 	return func() (int64, error) {
 		_ = cmd.Process.Signal(syscall.SIGINT) // perf writes its counts on SIGINT
-		waitErr := cmd.Wait()                  // its exit status on SIGINT varies by version: the file says
+		waitErr := <-exited                    // its exit status on SIGINT varies by version: the file says
 		b, err := os.ReadFile(out)
 		if err == nil {
 			var n int64
@@ -70,22 +120,6 @@ func (sc *syscallCounter) start(ctx context.Context, pid int) (stop func() (int6
 		}
 		return 0, fmt.Errorf("perf stat (exit: %v): %w: %s", waitErr, err, bytes.TrimSpace(stderr.Bytes()))
 	}, nil
-}
-
-// waitAttached reports whether perf, process perfPID, opened a perf
-// event (its file descriptors show them as anon_inode:[perf_event])
-// within d.
-func waitAttached(perfPID int, d time.Duration) bool {
-	fds := fmt.Sprintf("/proc/%d/fd", perfPID)
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		entries, _ := os.ReadDir(fds)
-		for _, e := range entries {
-			if target, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && target == "anon_inode:[perf_event]" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // parsePerfCount reads event's count from perf stat's CSV output (-x,):

@@ -129,6 +129,12 @@ func (b *wrkBench) run(ctx context.Context, s cellSpec, warmup, d time.Duration,
 		}
 	}
 	w.Duration = d
+	var countSyscalls func() (int64, error)
+	if b.syscalls != nil && s.Server != 0 {
+		if countSyscalls, err = b.syscalls.start(ctx, s.Server); err != nil {
+			return nil, err
+		}
+	}
 	var stop func()
 	if during != nil {
 		stop = during()
@@ -138,12 +144,6 @@ func (b *wrkBench) run(ctx context.Context, s cellSpec, warmup, d time.Duration,
 	pids := []int{0}
 	if s.Server != 0 {
 		pids = append(pids, s.Server)
-	}
-	var countSyscalls func() (int64, error)
-	if b.syscalls != nil && s.Server != 0 {
-		if countSyscalls, err = b.syscalls.start(ctx, s.Server); err != nil {
-			return nil, err
-		}
 	}
 	meter := loadkit.StartCPU(pids...)
 	machine0, _ := loadkit.ReadCPU()
