@@ -6,6 +6,9 @@
 // server stands on.
 //
 //	POST /constant   reads the body, writes the answer
+//	POST /wait       the same after a 200 µs pause: a handler that waits,
+//	                 as a request sharing another's execution does (for
+//	                 counting the system calls net/http makes then)
 //	POST /get        the same after one GET of FLOOR_UPSTREAM (the
 //	                 caller's X-API-Key forwarded), read whole: the least
 //	                 a pass-through to the upstream does
@@ -52,6 +55,11 @@ func main() {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /constant", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		write(w)
+	})
+	mux.HandleFunc("POST /wait", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(200 * time.Microsecond)
 		write(w)
 	})
 	mux.HandleFunc("POST /get", func(w http.ResponseWriter, r *http.Request) {
