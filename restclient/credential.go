@@ -109,18 +109,16 @@ func CredentialFromHeader(h http.Header) (Credential, bool) {
 	if tok, ok := bearerToken(h.Get(HeaderAuthorization)); ok {
 		return NewCredential(Bearer, tok), true
 	}
-	if tok, ok := bearerToken(h.Get(canonicalCXone)); ok {
+	if tok, ok := bearerToken(h.Get(HeaderCXone)); ok {
 		return NewCredential(CXone, tok), true
 	}
 	return Credential{}, false
 }
 
-// The header names as http.Header keeps them: Get with a name in another
-// spelling makes its canonical form anew, an allocation on every request.
-var (
-	canonicalAPIKey = http.CanonicalHeaderKey(HeaderAPIKey)
-	canonicalCXone  = http.CanonicalHeaderKey(HeaderCXone)
-)
+// canonicalAPIKey is HeaderAPIKey as http.Header keeps it ("X-Api-Key"):
+// Get with another spelling makes the canonical one anew, an allocation on
+// every request. (The other two names are canonical already.)
+var canonicalAPIKey = http.CanonicalHeaderKey(HeaderAPIKey)
 
 func bearerToken(v string) (string, bool) {
 	const prefix = "bearer "
